@@ -1,0 +1,1 @@
+"""TalIA Voice channel: Twilio Programmable Voice and Media Streams."""

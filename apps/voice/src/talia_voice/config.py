@@ -1,0 +1,7 @@
+"""Settings the Voice app composes from the core concerns."""
+
+from talia_core.config import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    """App, database and logging settings for the Voice app."""

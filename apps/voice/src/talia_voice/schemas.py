@@ -1,0 +1,1 @@
+"""Request and response models of the Voice endpoints (pydantic, validated at the edge)."""

@@ -1,0 +1,1 @@
+"""Voice channel logic: plain values in, typed collaborators, no FastAPI import."""

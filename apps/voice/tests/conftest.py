@@ -1,0 +1,1 @@
+"""Fixtures for apps/voice/tests."""

@@ -1,0 +1,1 @@
+"""TalIA Web chat channel: the browser widget."""

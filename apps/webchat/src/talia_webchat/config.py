@@ -1,0 +1,9 @@
+"""Settings the Web chat app composes from the core concerns."""
+
+from talia_core.config import ServiceSettings, WebchatSettings
+
+
+class Settings(ServiceSettings):
+    """App, database, logging and widget settings for the Web chat app."""
+
+    webchat: WebchatSettings

@@ -1,0 +1,1 @@
+"""Web chat channel logic: plain values in, typed collaborators, no FastAPI import."""

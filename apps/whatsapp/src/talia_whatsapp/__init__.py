@@ -1,0 +1,1 @@
+"""TalIA WhatsApp channel: Twilio Messaging webhooks."""

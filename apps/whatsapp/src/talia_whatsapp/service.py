@@ -1,0 +1,1 @@
+"""WhatsApp channel logic: plain values in, typed collaborators, no FastAPI import."""

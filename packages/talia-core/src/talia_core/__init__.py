@@ -1,0 +1,1 @@
+"""TalIA shared core: what more than one channel app needs."""

@@ -1,0 +1,78 @@
+"""The app factory every channel uses: probes, errors, request context, metrics, pool lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import structlog
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from talia_core.config import ServiceSettings
+from talia_core.db import create_pool
+from talia_core.exception_handlers import install_exception_handlers
+from talia_core.logging import configure_logging
+from talia_core.metrics import HttpMetrics
+from talia_core.middleware import RequestContextMiddleware
+from talia_core.probes import router as probes_router
+from talia_core.state import CoreState
+
+log = structlog.stdlib.get_logger("talia.app")
+
+
+LifespanExtension = Callable[[FastAPI, CoreState], AbstractAsyncContextManager[None]]
+
+
+def create_service_app(
+    *,
+    channel: str,
+    settings: ServiceSettings,
+    router: APIRouter,
+    cors_origins: Sequence[str] = (),
+    extend_lifespan: LifespanExtension | None = None,
+) -> FastAPI:
+    """Build one channel app; nothing is opened until its lifespan starts."""
+    configure_logging(settings.logging)
+    metrics = HttpMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = create_pool(settings.database, name=f"talia-{channel}")
+        # Not waiting: the app starts even while the database is down, and /ready says so.
+        await pool.open(wait=False)
+        state = CoreState(channel=channel, settings=settings, pool=pool, metrics=metrics)
+        app.state.core = state
+        log.info("app_started", channel=channel)
+        try:
+            if extend_lifespan is None:
+                yield
+            else:
+                async with extend_lifespan(app, state):
+                    yield
+        finally:
+            await pool.close(timeout=settings.app.shutdown_grace_seconds)
+            log.info("app_stopped", channel=channel)
+
+    prefix = router.prefix
+    app = FastAPI(
+        title=f"TalIA {channel}",
+        lifespan=lifespan,
+        docs_url=f"{prefix}/docs",
+        redoc_url=None,
+        openapi_url=f"{prefix}/openapi.json",
+    )
+    install_exception_handlers(app)
+    if cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(RequestContextMiddleware, channel=channel, metrics=metrics)
+    app.include_router(probes_router)
+    app.include_router(router)
+    return app

@@ -1,0 +1,84 @@
+"""Request context: a request id per request, one access log line, metrics by route template."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Final
+
+import structlog
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from talia_core.metrics import HttpMetrics
+
+REQUEST_ID_HEADER: Final = "x-request-id"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_UNMATCHED_ROUTE: Final = "<unmatched>"
+# Probes hit these every few seconds; they are counted but logged only at debug level.
+_QUIET_ROUTES: Final = frozenset({"/health", "/ready", "/metrics"})
+
+log = structlog.stdlib.get_logger("talia.request")
+
+
+def _request_id_from(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            candidate = bytes(value).decode("latin-1")
+            if _VALID_REQUEST_ID.match(candidate):
+                return candidate
+    return uuid.uuid4().hex
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return str(path) if path else _UNMATCHED_ROUTE
+
+
+class RequestContextMiddleware:
+    """Bind request id and channel to the log context, echo the id, log and count the request."""
+
+    def __init__(self, app: ASGIApp, *, channel: str, metrics: HttpMetrics) -> None:
+        self.app = app
+        self.channel = channel
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in {"http", "websocket"}:
+            await self.app(scope, receive, send)
+            return
+
+        request_id = _request_id_from(scope)
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id, channel=self.channel)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append("X-Request-ID", request_id)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if scope["type"] == "http":
+                self._record(scope, status, time.perf_counter() - started)
+            structlog.contextvars.clear_contextvars()
+
+    def _record(self, scope: Scope, status: int, seconds: float) -> None:
+        route = _route_template(scope)
+        method = scope["method"]
+        self.metrics.observe(method=method, route=route, status=status, seconds=seconds)
+        emit = log.debug if route in _QUIET_ROUTES else log.info
+        emit(
+            "request_finished",
+            method=method,
+            route=route,
+            status=status,
+            duration_ms=round(seconds * 1000, 2),
+        )

@@ -1,0 +1,32 @@
+"""Liveness, readiness and metrics endpoints every app serves at its root."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from talia_core.db import is_database_ready
+from talia_core.deps import Core
+from talia_core.errors import DatabaseUnavailable
+
+router = APIRouter(tags=["probes"])
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    """Liveness: the process answers; touches nothing."""
+    return {"status": "ok"}
+
+
+@router.get("/ready", responses={503: {"description": "The database does not answer."}})
+async def ready(core: Core) -> dict[str, str]:
+    """Readiness: 200 only while the database answers."""
+    if not await is_database_ready(core.pool):
+        raise DatabaseUnavailable
+    return {"status": "ready"}
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(core: Core) -> Response:
+    """Prometheus text format."""
+    return Response(core.metrics.render(), media_type=CONTENT_TYPE_LATEST)

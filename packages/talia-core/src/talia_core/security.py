@@ -1,0 +1,148 @@
+"""Twilio request signatures, checked with twilio's own `RequestValidator`.
+
+The app sits behind a TLS-terminating proxy, so the URL Twilio signed is rebuilt from
+`TALIA_PUBLIC_BASE_URL` plus the request's raw path and query, never from the Host header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Annotated, Final
+
+from fastapi import Depends, Request
+from pydantic import SecretStr
+from starlette.datastructures import FormData
+from starlette.formparsers import MultiPartException
+from twilio.request_validator import RequestValidator
+
+from talia_core.errors import (
+    BadRequest,
+    InvalidSignature,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+)
+
+SIGNATURE_HEADER: Final = "X-Twilio-Signature"
+
+
+class _MultiParams:
+    """Form parameters as twilio's validator reads them (`getall`), repeats kept."""
+
+    def __init__(self, items: Iterable[tuple[str, str]]) -> None:
+        self._values: dict[str, list[str]] = {}
+        for name, value in items:
+            self._values.setdefault(name, []).append(value)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __bool__(self) -> bool:
+        return bool(self._values)
+
+    def getall(self, name: str) -> list[str]:
+        return self._values[name]
+
+
+class TwilioSignatureVerifier:
+    """Checks `X-Twilio-Signature` for form posts, JSON bodies and WebSocket upgrades."""
+
+    def __init__(self, *, auth_token: SecretStr, public_base_url: str) -> None:
+        self._validator = RequestValidator(auth_token.get_secret_value())
+        self._origin = public_base_url.rstrip("/")
+
+    def public_url(self, path: str, query: str = "") -> str:
+        """The URL Twilio called: public origin + raw path (+ `?query`), nothing added."""
+        return f"{self._origin}{path}{'?' + query if query else ''}"
+
+    def websocket_url(self, path: str) -> str:
+        """The `wss://` URL Twilio signs when it opens a Media Stream."""
+        origin = self._origin.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+        return f"{origin}{path}"
+
+    def is_valid_form(
+        self,
+        *,
+        path: str,
+        query: str,
+        params: Sequence[tuple[str, str]],
+        signature: str | None,
+    ) -> bool:
+        """A form-encoded webhook: URL plus every POST parameter."""
+        if not signature:
+            return False
+        url = self.public_url(path, query)
+        return bool(self._validator.validate(url, _MultiParams(params), signature))
+
+    def is_valid_json(self, *, path: str, query: str, body: bytes, signature: str | None) -> bool:
+        """A JSON webhook: the URL carries `bodySHA256`, which must match the raw body."""
+        if not signature or "bodySHA256=" not in query:
+            return False
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return bool(self._validator.validate(self.public_url(path, query), text, signature))
+
+    def is_valid_websocket(self, *, path: str, signature: str | None) -> bool:
+        """A Media Streams upgrade: the `wss://` URL alone, without parameters."""
+        if not signature:
+            return False
+        return bool(self._validator.validate(self.websocket_url(path), {}, signature))
+
+
+def _raw_query(request: Request) -> str:
+    return bytes(request.scope.get("query_string", b"")).decode("latin-1")
+
+
+def _raw_path(request: Request) -> str:
+    """The path as Twilio sent it, still percent-encoded."""
+    raw = request.scope.get("raw_path")
+    return bytes(raw).decode("latin-1") if raw else request.url.path
+
+
+def get_signature_verifier(request: Request) -> TwilioSignatureVerifier:
+    """The verifier the app put on its state; the app is misconfigured without one."""
+    verifier = getattr(request.app.state, "twilio_signature_verifier", None)
+    if not isinstance(verifier, TwilioSignatureVerifier):
+        raise ServiceUnavailable("Twilio signature checking is not configured.")
+    return verifier
+
+
+Verifier = Annotated[TwilioSignatureVerifier, Depends(get_signature_verifier)]
+
+
+async def signed_twilio_form(request: Request, verifier: Verifier) -> FormData:
+    """Dependency: the webhook's form, only when its signature holds (403 otherwise)."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("application/x-www-form-urlencoded"):
+        raise UnsupportedMediaType("Twilio webhooks are form-encoded.")
+    try:
+        form = await request.form()
+    except (MultiPartException, UnicodeDecodeError) as exc:
+        raise BadRequest("The form body could not be parsed.") from exc
+    params = [(name, value) for name, value in form.multi_items() if isinstance(value, str)]
+    if not verifier.is_valid_form(
+        path=_raw_path(request),
+        query=_raw_query(request),
+        params=params,
+        signature=request.headers.get(SIGNATURE_HEADER),
+    ):
+        raise InvalidSignature
+    return form
+
+
+async def signed_twilio_json(request: Request, verifier: Verifier) -> bytes:
+    """Dependency: the raw JSON body, only when its `bodySHA256` signature holds."""
+    body = await request.body()
+    if not verifier.is_valid_json(
+        path=_raw_path(request),
+        query=_raw_query(request),
+        body=body,
+        signature=request.headers.get(SIGNATURE_HEADER),
+    ):
+        raise InvalidSignature
+    return body
+
+
+SignedTwilioForm = Annotated[FormData, Depends(signed_twilio_form)]
+SignedTwilioJson = Annotated[bytes, Depends(signed_twilio_json)]

@@ -1,0 +1,20 @@
+"""The typed state the core lifespan opens and the apps read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg_pool import AsyncConnectionPool
+
+from talia_core.config import ServiceSettings
+from talia_core.metrics import HttpMetrics
+
+
+@dataclass
+class CoreState:
+    """What the core lifespan opened; lives on `app.state.core` while the app runs."""
+
+    channel: str
+    settings: ServiceSettings
+    pool: AsyncConnectionPool
+    metrics: HttpMetrics

@@ -1,0 +1,1 @@
+"""Fixtures for packages/talia-core/tests."""

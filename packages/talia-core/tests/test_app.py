@@ -1,0 +1,179 @@
+"""The app factory: probes, SPEC error bodies, request ids and metrics."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from talia_core.app import create_service_app
+from talia_core.config import ServiceSettings
+from talia_core.errors import Conflict
+from talia_testkit.postgres import EmbeddedPostgres
+from talia_testkit.server import RunningServer, serve_app
+from talia_testkit.settings import app_settings, database_settings, logging_settings
+
+
+class Greeting(BaseModel):
+    name: str
+    times: int
+
+
+def _router() -> APIRouter:
+    router = APIRouter(prefix="/api/test")
+
+    @router.post("/greetings/{greeting_id}")
+    async def create_greeting(greeting_id: int, greeting: Greeting) -> dict[str, object]:
+        return {"id": greeting_id, "name": greeting.name}
+
+    @router.get("/conflict")
+    async def conflict() -> None:
+        raise Conflict("That greeting already exists.")
+
+    @router.get("/crash")
+    async def crash() -> None:
+        raise RuntimeError("secret internal detail")
+
+    return router
+
+
+def _settings(database_url: str) -> ServiceSettings:
+    return ServiceSettings(
+        app=app_settings(),
+        database=database_settings(database_url, connect_timeout_seconds=1),
+        logging=logging_settings(),
+    )
+
+
+@pytest.fixture
+def server(database_url: str) -> Iterator[RunningServer]:
+    app = create_service_app(channel="test", settings=_settings(database_url), router=_router())
+    with serve_app(app) as running:
+        yield running
+
+
+@pytest.fixture
+def client(server: RunningServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.http_url) as http:
+        yield http
+
+
+def test_health_answers_ok(client: httpx.Client) -> None:
+    response = client.get("/health")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_ready_answers_ready_while_the_database_is_up(client: httpx.Client) -> None:
+    response = client.get("/ready")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready"}
+
+
+def test_unknown_path_is_a_json_404(client: httpx.Client) -> None:
+    response = client.get("/api/test/nowhere")
+
+    assert response.status_code == 404
+    assert response.json() == {"error": {"code": "not_found", "message": "Not Found"}}
+
+
+def test_wrong_method_is_a_json_405(client: httpx.Client) -> None:
+    response = client.get("/api/test/greetings/1")
+
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_invalid_body_is_a_json_422_naming_the_fields(client: httpx.Client) -> None:
+    response = client.post("/api/test/greetings/abc", json={"name": "Ana", "times": "many"})
+
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert "path.greeting_id" in error["message"]
+    assert "times" in error["message"]
+    assert "many" not in error["message"]
+
+
+def test_malformed_json_is_a_json_422(client: httpx.Client) -> None:
+    response = client.post(
+        "/api/test/greetings/1", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
+
+
+def test_domain_error_carries_its_status_and_code(client: httpx.Client) -> None:
+    response = client.get("/api/test/conflict")
+
+    assert response.status_code == 409
+    assert response.json() == {
+        "error": {"code": "conflict", "message": "That greeting already exists."}
+    }
+
+
+def test_crash_is_a_bare_json_500_without_details(server: RunningServer) -> None:
+    transport = httpx.HTTPTransport(retries=0)
+    with httpx.Client(base_url=server.http_url, transport=transport) as http:
+        response = http.get("/api/test/crash")
+
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": {"code": "internal_error", "message": "Something went wrong on our side."}
+    }
+    assert "secret" not in response.text
+
+
+def test_request_id_is_echoed(client: httpx.Client) -> None:
+    response = client.get("/health", headers={"X-Request-ID": "req-123"})
+
+    assert response.headers["X-Request-ID"] == "req-123"
+
+
+def test_request_id_is_made_when_missing_or_unsafe(client: httpx.Client) -> None:
+    response = client.get("/health", headers={"X-Request-ID": "bad id\twith spaces"})
+
+    assert response.headers["X-Request-ID"] != "bad id\twith spaces"
+    assert len(response.headers["X-Request-ID"]) == 32
+
+
+def test_metrics_count_requests_by_route_template(client: httpx.Client) -> None:
+    client.post("/api/test/greetings/7", json={"name": "Ana", "times": 1})
+    client.post("/api/test/greetings/8", json={"name": "Luis", "times": 2})
+
+    response = client.get("/metrics")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    expected = (
+        'talia_http_requests_total{method="POST",route="/api/test/greetings/{greeting_id}",'
+        'status="200"} 2.0'
+    )
+    assert expected in response.text
+    assert "talia_http_request_duration_seconds_bucket" in response.text
+
+
+def test_ready_follows_the_database_down_and_up(tmp_path: Path) -> None:
+    database = EmbeddedPostgres.start(tmp_path / "pg")
+    app = create_service_app(channel="test", settings=_settings(database.url), router=_router())
+    try:
+        with serve_app(app) as running, httpx.Client(base_url=running.http_url) as http:
+            up = http.get("/ready")
+            database.stop()
+            down = http.get("/ready")
+            health_while_down = http.get("/health")
+            database = EmbeddedPostgres.start(tmp_path / "pg")
+            back = http.get("/ready")
+    finally:
+        database.stop()
+
+    assert up.status_code == 200
+    assert down.status_code == 503
+    assert down.json()["error"]["code"] == "database_unavailable"
+    assert health_while_down.status_code == 200
+    assert back.status_code == 200

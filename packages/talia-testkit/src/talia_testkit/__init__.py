@@ -1,0 +1,1 @@
+"""TalIA test kit: embedded Postgres, local servers and wire-level fakes. Never shipped."""

@@ -1,0 +1,51 @@
+"""pytest plugin (entry point `talia`): database and signing fixtures for every package."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from psycopg_pool import AsyncConnectionPool
+
+from talia_testkit.database import test_database, truncate_all
+from talia_testkit.signing import TwilioSigner
+
+TEST_AUTH_TOKEN = "12345678901234567890123456789012"
+TEST_ACCOUNT_SID = "AC" + "0" * 32
+
+
+@pytest.fixture(scope="session")
+def migrated_database_url() -> Iterator[str]:
+    """The session's migrated database; tests use `database_url`, which cleans up."""
+    with test_database() as url:
+        yield url
+
+
+@pytest.fixture
+def database_url(migrated_database_url: str) -> Iterator[str]:
+    """A database URL whose public tables are emptied after the test."""
+    yield migrated_database_url
+    truncate_all(migrated_database_url)
+
+
+@pytest.fixture
+async def db_pool(database_url: str) -> AsyncIterator[AsyncConnectionPool]:
+    """An open pool configured as the apps configure theirs (no prepared statements)."""
+    pool = AsyncConnectionPool(
+        database_url,
+        min_size=1,
+        max_size=10,
+        kwargs={"prepare_threshold": None, "autocommit": True},
+        open=False,
+    )
+    await pool.open(wait=True, timeout=10)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+def twilio_signer() -> TwilioSigner:
+    """Signs requests with the test auth token, through twilio's `RequestValidator`."""
+    return TwilioSigner(TEST_AUTH_TOKEN)

@@ -1,0 +1,71 @@
+"""Serve an ASGI app with real uvicorn on an ephemeral localhost port, in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import uvicorn
+from starlette.types import ASGIApp
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    """Where a test server listens."""
+
+    host: str
+    port: int
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+
+@contextmanager
+def serve_app(
+    app: ASGIApp, *, lifespan: str = "on", timeout: int = 10
+) -> Iterator[RunningServer]:
+    """Run `app` until the block ends; its lifespan starts before the block and stops after."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        lifespan=lifespan,  # type: ignore[arg-type]  # uvicorn types it as a Literal
+        log_config=None,
+        access_log=False,
+        ws_ping_interval=None,
+        timeout_graceful_shutdown=timeout,
+    )
+    server = uvicorn.Server(config)
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(server.serve(sockets=[sock]))
+        except BaseException as exc:  # reported to the test thread below
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    ready = threading.Event()
+    while not server.started and thread.is_alive():
+        ready.wait(0.01)
+    if not server.started:
+        sock.close()
+        raise RuntimeError(f"test server did not start: {failure or 'lifespan failed'}")
+    try:
+        yield RunningServer("127.0.0.1", port)
+    finally:
+        server.should_exit = True
+        thread.join(timeout + 5)
+        sock.close()

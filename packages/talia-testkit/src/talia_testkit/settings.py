@@ -1,0 +1,27 @@
+"""Settings for tests, built from values only (no `.env` read)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from talia_core.config import AppSettings, DatabaseSettings, LoggingSettings
+
+TEST_PUBLIC_BASE_URL = "https://talia.example.com"
+
+
+def app_settings(**overrides: Any) -> AppSettings:
+    """App settings with a public base URL, as behind the production proxy."""
+    values: dict[str, Any] = {"public_base_url": TEST_PUBLIC_BASE_URL, **overrides}
+    return AppSettings(_env_file=None, **values)
+
+
+def database_settings(database_url: str, **overrides: Any) -> DatabaseSettings:
+    """Database settings for `database_url` with a small pool."""
+    values: dict[str, Any] = {"database_url": database_url, "pool_max_size": 4, **overrides}
+    return DatabaseSettings(_env_file=None, **values)
+
+
+def logging_settings(**overrides: Any) -> LoggingSettings:
+    """JSON logs, as in production, so tests see what operators see."""
+    values: dict[str, Any] = {"format": "json", "level": "INFO", **overrides}
+    return LoggingSettings(_env_file=None, **values)

@@ -1,0 +1,1 @@
+"""Fixtures for packages/talia-testkit/tests."""

@@ -1,0 +1,1 @@
+"""The `talia` command: run TalIA locally and operate its database."""

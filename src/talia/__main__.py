@@ -1,0 +1,5 @@
+"""`python -m talia`, the same as the `talia` command."""
+
+from talia.cli import main
+
+main()

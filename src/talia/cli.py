@@ -1,0 +1,72 @@
+"""`talia`: run TalIA locally (`dev`) and manage its database (`migrate`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from talia.paths import LOCAL_DATA_DIR
+
+from talia_core.config import ConfigError, LoggingSettings, load_settings
+from talia_core.logging import configure_logging
+from talia_core.migrations import MigrationError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="talia", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    dev = commands.add_parser(
+        "dev", help="run the three apps on 8001-8003 over a local database until Ctrl-C"
+    )
+    dev.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    dev.add_argument(
+        "--base-port",
+        type=int,
+        default=8001,
+        help="whatsapp listens here, webchat on the next port, voice on the one after",
+    )
+    dev.add_argument(
+        "--data-dir",
+        type=Path,
+        default=LOCAL_DATA_DIR,
+        help="where the embedded PostgreSQL keeps its data (default: .talia/)",
+    )
+
+    commands.add_parser(
+        "migrate", help="apply pending supabase/migrations to DATABASE_URL (or the local database)"
+    )
+    return parser
+
+
+def _migrate() -> None:
+    from talia.database import local_or_configured_database
+    from talia.paths import MIGRATIONS_DIR
+    from talia_core.migrations import migrate
+
+    configure_logging(load_settings(LoggingSettings))
+    with local_or_configured_database(LOCAL_DATA_DIR) as database:
+        applied = migrate(database.url, MIGRATIONS_DIR)
+    for migration in applied:
+        print(f"applied {migration.path.name}")
+    if not applied:
+        print("database is up to date")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `talia` command."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "dev":
+            from talia.dev import run_dev
+
+            run_dev(host=args.host, base_port=args.base_port, data_dir=args.data_dir)
+        elif args.command == "migrate":
+            _migrate()
+    except ConfigError as exc:
+        sys.exit(f"talia: configuration error: {exc}")
+    except MigrationError as exc:
+        sys.exit(f"talia: migration failed: {exc}")
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,109 @@
+"""`talia dev`: the three apps on 8001/8002/8003 over a local database, until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import secrets
+import signal
+import time
+from collections.abc import Callable, Generator
+from contextlib import contextmanager
+from pathlib import Path
+
+import structlog
+import uvicorn
+from fastapi import FastAPI
+
+from talia.database import local_or_configured_database
+from talia.paths import MIGRATIONS_DIR
+from talia_core.config import LoggingSettings, load_settings
+from talia_core.logging import configure_logging
+from talia_core.migrations import migrate
+
+log = structlog.stdlib.get_logger("talia.dev")
+
+CHANNELS = ("whatsapp", "webchat", "voice")
+
+
+def _dev_defaults(ports: dict[str, int]) -> dict[str, str]:
+    """What a laptop lacks and a throwaway value can stand in for (never in production)."""
+    origins = ",".join(f"http://{host}:{ports['webchat']}" for host in ("localhost", "127.0.0.1"))
+    return {
+        "TALIA_LOG_FORMAT": "console",
+        "TALIA_WEBCHAT_ALLOWED_ORIGINS": origins,
+        "TALIA_WEBCHAT_SESSION_SECRET": secrets.token_urlsafe(48),
+    }
+
+
+def _app_factories() -> dict[str, Callable[[], FastAPI]]:
+    from talia_voice.main import create_app as create_voice_app
+    from talia_webchat.main import create_app as create_webchat_app
+    from talia_whatsapp.main import create_app as create_whatsapp_app
+
+    return {
+        "whatsapp": create_whatsapp_app,
+        "webchat": create_webchat_app,
+        "voice": create_voice_app,
+    }
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signals to `talia dev`, which stops all three at once."""
+
+    @contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+async def _serve_all(
+    apps: dict[str, FastAPI], host: str, ports: dict[str, int], grace_seconds: float
+) -> None:
+    servers = [
+        _Server(
+            uvicorn.Config(
+                app,
+                host=host,
+                port=ports[name],
+                log_config=None,
+                access_log=False,
+                timeout_graceful_shutdown=math.ceil(grace_seconds),
+            )
+        )
+        for name, app in apps.items()
+    ]
+
+    def stop() -> None:
+        for server in servers:
+            # A second Ctrl-C stops at once, without waiting for in-flight work.
+            server.force_exit = server.should_exit
+            server.should_exit = True
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+    await asyncio.gather(*(server.serve() for server in servers))
+
+
+def run_dev(*, host: str, base_port: int, data_dir: Path) -> None:
+    """Start the database (embedded unless `DATABASE_URL`), migrate, serve until Ctrl-C."""
+    started = time.perf_counter()
+    ports = {channel: base_port + offset for offset, channel in enumerate(CHANNELS)}
+    for name, value in _dev_defaults(ports).items():
+        os.environ.setdefault(name, value)
+    configure_logging(load_settings(LoggingSettings))
+    with local_or_configured_database(data_dir) as database:
+        os.environ["DATABASE_URL"] = database.url
+        applied = migrate(database.url, MIGRATIONS_DIR)
+        apps = {name: factory() for name, factory in _app_factories().items()}
+        log.info(
+            "dev_started",
+            database="embedded" if database.embedded else "DATABASE_URL",
+            migrations_applied=len(applied),
+            urls={name: f"http://{host}:{port}" for name, port in ports.items()},
+            startup_ms=round((time.perf_counter() - started) * 1000),
+        )
+        grace = float(os.environ.get("TALIA_SHUTDOWN_GRACE_SECONDS", "10"))
+        asyncio.run(_serve_all(apps, host, ports, grace))
+    log.info("dev_stopped")
