@@ -1,6 +1,6 @@
 """Dependencies of the Web chat endpoints, as `Annotated` aliases."""
 
-from typing import Annotated, cast
+from typing import Annotated
 
 from fastapi import Depends
 
@@ -10,7 +10,9 @@ from talia_webchat.config import Settings
 
 def get_settings(core: Core) -> Settings:
     """The settings this app was built with."""
-    return cast(Settings, core.settings)
+    if not isinstance(core.settings, Settings):
+        raise TypeError("the app was built with another app's settings")
+    return core.settings
 
 
 AppSettings = Annotated[Settings, Depends(get_settings)]

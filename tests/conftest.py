@@ -1,0 +1,1 @@
+"""Repository-level checks: images, compose, the `talia` command."""
