@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 from talia.paths import LOCAL_DATA_DIR
-
 from talia_core.config import ConfigError, LoggingSettings, load_settings
 from talia_core.logging import configure_logging
 from talia_core.migrations import MigrationError

@@ -100,9 +100,7 @@ class OpenAISettings(BaseSettings):
     model_config = _settings_config("TALIA_OPENAI_")
 
     api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
-    base_url: AnyHttpUrl | None = Field(
-        default=None, validation_alias="OPENAI_BASE_URL"
-    )
+    base_url: AnyHttpUrl | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
     timeout_seconds: float = Field(default=30.0, gt=0)
     max_retries: int = Field(default=3, ge=0, le=10)
 

@@ -12,7 +12,7 @@ from typing import Final
 import psycopg
 from psycopg import sql
 
-from talia_core.migrations import apply_migrations
+from talia_core.migrations import migrate
 from talia_testkit.postgres import EmbeddedPostgres
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[4]
@@ -27,13 +27,13 @@ def test_database() -> Iterator[str]:
     if external:
         if any(host in external for host in _REMOTE_SUPABASE_HOSTS):
             raise RuntimeError("refusing to run tests against a hosted Supabase database")
-        apply_migrations(external, MIGRATIONS_DIR)
+        migrate(external, MIGRATIONS_DIR)
         yield external
         return
     with tempfile.TemporaryDirectory(prefix="talia-pg-") as tmp:
         server = EmbeddedPostgres.start(Path(tmp) / "data", fast=True)
         try:
-            apply_migrations(server.url, MIGRATIONS_DIR)
+            migrate(server.url, MIGRATIONS_DIR)
             yield server.url
         finally:
             server.stop()

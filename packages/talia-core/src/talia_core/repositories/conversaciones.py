@@ -1,0 +1,111 @@
+"""Conversations: a contact's exchange on one channel, its state and OpenAI conversation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from psycopg_pool import AsyncConnectionPool
+
+from talia_core.repositories.calls import fetch_row, fetch_rows, fetch_value
+
+Estado = Literal["open", "handoff", "closed"]
+
+
+@dataclass(frozen=True)
+class Conversacion:
+    """A row of `conversaciones`."""
+
+    conversacion_id: UUID
+    canal: str
+    contacto_id: UUID
+    asistente_clave: str
+    estado: Estado
+    proveedor_id: str | None
+    openai_conversation_id: str | None
+    started_at: datetime
+    last_message_at: datetime | None
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ConversacionAbierta:
+    """What opening a conversation returned."""
+
+    conversacion_id: UUID
+    contacto_id: UUID
+    repetido: bool
+
+
+@dataclass(frozen=True)
+class CambioEstado:
+    """The state after a change, and whether it changed."""
+
+    estado: Estado
+    cambiado: bool
+
+
+class ConversacionesRepository:
+    """Opens conversations and moves them between open, handoff and closed."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def get(self, conversacion_id: UUID) -> Conversacion | None:
+        """A conversation by id, or None."""
+        rows = await fetch_rows(
+            self._pool,
+            "select * from public.conversaciones where conversacion_id = %s",
+            (conversacion_id,),
+            Conversacion,
+        )
+        return rows[0] if rows else None
+
+    async def open(
+        self, *, canal: str, identidad: str, asistente: str, proveedor_id: str | None = None
+    ) -> ConversacionAbierta:
+        """A new conversation for a channel identity; a repeated provider id returns the first."""
+        return await fetch_row(
+            self._pool,
+            "select * from public.abrir_conversacion(%s, %s, %s, %s)",
+            (canal, identidad, asistente, proveedor_id),
+            ConversacionAbierta,
+        )
+
+    async def hand_off(self, conversacion_id: UUID, *, motivo: str | None = None) -> CambioEstado:
+        """Hand the conversation to staff: the assistant stops answering it."""
+        return await fetch_row(
+            self._pool,
+            "select * from public.marcar_handoff(%s, %s)",
+            (conversacion_id, motivo),
+            CambioEstado,
+        )
+
+    async def give_back(self, conversacion_id: UUID) -> CambioEstado:
+        """Staff gives the conversation back to the assistant."""
+        return await fetch_row(
+            self._pool,
+            "select * from public.devolver_conversacion(%s)",
+            (conversacion_id,),
+            CambioEstado,
+        )
+
+    async def close(self, conversacion_id: UUID, *, motivo: str | None = None) -> CambioEstado:
+        """Close the conversation (a call ended, a session expired)."""
+        return await fetch_row(
+            self._pool,
+            "select * from public.cambiar_estado_conversacion(%s, 'closed', %s)",
+            (conversacion_id, motivo),
+            CambioEstado,
+        )
+
+    async def attach_openai_conversation(self, conversacion_id: UUID, openai_id: str) -> str:
+        """Store the OpenAI conversation id once; returns the id that is stored."""
+        stored = await fetch_value(
+            self._pool,
+            "select public.asignar_openai_conversation(%s, %s)",
+            (conversacion_id, openai_id),
+        )
+        return str(stored)

@@ -1,0 +1,40 @@
+"""SQL errors of the write API (SQLSTATE class TA) as typed exceptions."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import psycopg
+
+from talia_core.errors import BadRequest, NotFound, PayloadTooLarge, TaliaError
+
+
+class InvalidRecord(BadRequest):
+    code = "invalid_record"
+    message = "The database refused the values."
+
+
+class RecordNotFound(NotFound):
+    code = "record_not_found"
+    message = "The record does not exist."
+
+
+class TextTooLong(PayloadTooLarge):
+    code = "text_too_long"
+    message = "The text is longer than allowed."
+
+
+_BY_SQLSTATE: Final[dict[str, type[TaliaError]]] = {
+    "TA400": InvalidRecord,
+    "TA404": RecordNotFound,
+    "TA413": TextTooLong,
+}
+
+
+def translate(exc: psycopg.Error) -> TaliaError | None:
+    """The typed error for a write-API failure, or None when it is not one of ours."""
+    error_class = _BY_SQLSTATE.get(exc.sqlstate or "")
+    if error_class is None:
+        return None
+    message = exc.diag.message_primary or error_class.message
+    return error_class(message)

@@ -1,0 +1,181 @@
+"""Messages: every inbound and outbound message, idempotent on provider ids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from talia_core.repositories.calls import fetch_row, fetch_rows
+
+
+@dataclass(frozen=True)
+class Mensaje:
+    """A row of `mensajes`."""
+
+    mensaje_id: int
+    conversacion_id: UUID
+    canal: str
+    direccion: str
+    rol: str
+    tipo: str
+    contenido: str | None
+    media: Any
+    proveedor_id: str | None
+    idempotency_key: str | None
+    respuesta_a: int | None
+    estado_entrega: str | None
+    error_codigo: str | None
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class EntranteRegistrado:
+    """An inbound message as recorded; `repetido` when its provider id was seen before."""
+
+    mensaje_id: int
+    conversacion_id: UUID
+    contacto_id: UUID
+    repetido: bool
+    estado_conversacion: str
+    opt_out: bool
+
+
+@dataclass(frozen=True)
+class WebchatRegistrado:
+    """A webchat message as recorded, with the reply to it when this is a repeat."""
+
+    mensaje_id: int
+    repetido: bool
+    respuesta_id: int | None
+    estado_conversacion: str
+
+
+@dataclass(frozen=True)
+class SalienteRegistrado:
+    """An outbound message as recorded before sending."""
+
+    mensaje_id: int
+    repetido: bool
+
+
+@dataclass(frozen=True)
+class EstadoEntrega:
+    """A message's delivery status after an update, and whether it moved."""
+
+    mensaje_id: int
+    estado_entrega: str
+    cambiado: bool
+
+
+class MensajesRepository:
+    """Records messages through the write API and reads history."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def record_inbound(
+        self,
+        *,
+        canal: str,
+        identidad: str,
+        asistente: str,
+        proveedor_id: str | None,
+        contenido: str | None,
+        tipo: str = "text",
+        media: list[dict[str, Any]] | None = None,
+        nombre: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> EntranteRegistrado:
+        """An inbound message with its contact and open conversation, in one call."""
+        return await fetch_row(
+            self._pool,
+            "select * from public.registrar_mensaje_entrante(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                canal,
+                identidad,
+                asistente,
+                proveedor_id,
+                contenido,
+                tipo,
+                Jsonb(media) if media is not None else None,
+                nombre,
+                Jsonb(metadata or {}),
+            ),
+            EntranteRegistrado,
+        )
+
+    async def record_webchat(
+        self, *, conversacion_id: UUID, client_message_id: str, contenido: str
+    ) -> WebchatRegistrado:
+        """A visitor message of a webchat session (`registrar_mensaje_webchat`)."""
+        return await fetch_row(
+            self._pool,
+            "select * from public.registrar_mensaje_webchat(%s, %s, %s)",
+            (conversacion_id, client_message_id, contenido),
+            WebchatRegistrado,
+        )
+
+    async def record_outbound(
+        self,
+        *,
+        conversacion_id: UUID,
+        contenido: str,
+        idempotency_key: str,
+        respuesta_a: int | None = None,
+        tipo: str = "text",
+        rol: str = "assistant",
+        estado: str = "queued",
+        metadata: dict[str, Any] | None = None,
+    ) -> SalienteRegistrado:
+        """An outbound message, recorded before sending so a retry never sends it twice."""
+        return await fetch_row(
+            self._pool,
+            "select * from public.registrar_mensaje_saliente(%s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                conversacion_id,
+                contenido,
+                idempotency_key,
+                respuesta_a,
+                tipo,
+                rol,
+                estado,
+                Jsonb(metadata or {}),
+            ),
+            SalienteRegistrado,
+        )
+
+    async def update_delivery(
+        self,
+        *,
+        canal: str,
+        proveedor_id: str,
+        estado: str,
+        error_codigo: str | None = None,
+        mensaje_id: int | None = None,
+    ) -> EstadoEntrega:
+        """Move a message's delivery status forward (never back); attach its provider id."""
+        return await fetch_row(
+            self._pool,
+            "select * from public.actualizar_estado_entrega(%s, %s, %s, %s, %s)",
+            (canal, proveedor_id, estado, error_codigo, mensaje_id),
+            EstadoEntrega,
+        )
+
+    async def history(
+        self, conversacion_id: UUID, *, after: int | None = None, limit: int = 100
+    ) -> list[Mensaje]:
+        """A conversation's messages in order, after a message id when given."""
+        return await fetch_rows(
+            self._pool,
+            "select * from public.mensajes where conversacion_id = %s and mensaje_id > %s"
+            " order by mensaje_id limit %s",
+            (conversacion_id, after or 0, limit),
+            Mensaje,
+        )

@@ -1,0 +1,139 @@
+"""Row level security: anon sees nothing, staff read, only the server writes."""
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+
+TABLES = ("contactos", "conversaciones", "mensajes", "eventos", "asistentes")
+
+
+@pytest.fixture
+def conn(database_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute(
+            "select public.registrar_mensaje_entrante('whatsapp', 'whatsapp:+34600000001',"
+            " 'default', 'SM1', 'hola')"
+        )
+        connection.execute("select public.guardar_asistente('default', '{\"model\": \"m\"}')")
+        yield connection
+
+
+def _as_role(
+    conn: psycopg.Connection[tuple[object, ...]], role: str, statement: sql.SQL | sql.Composed
+) -> list[tuple[object, ...]]:
+    with conn.transaction(force_rollback=True):
+        conn.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
+        return conn.execute(statement).fetchall()
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_anon_cannot_read_any_table(
+    conn: psycopg.Connection[tuple[object, ...]], table: str
+) -> None:
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        _as_role(conn, "anon", sql.SQL("select * from public.{}").format(sql.Identifier(table)))
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_anon_cannot_write_any_table(
+    conn: psycopg.Connection[tuple[object, ...]], table: str
+) -> None:
+    statement = sql.SQL("delete from public.{}").format(sql.Identifier(table))
+
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        _as_role(conn, "anon", statement)
+
+
+def test_anon_cannot_execute_any_write_function(
+    conn: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        _as_role(
+            conn,
+            "anon",
+            sql.SQL(
+                "select public.registrar_mensaje_entrante('whatsapp', 'x', 'default', 'SM2', 'hi')"
+            ),
+        )
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_authenticated_staff_can_read(
+    conn: psycopg.Connection[tuple[object, ...]], table: str
+) -> None:
+    rows = _as_role(
+        conn,
+        "authenticated",
+        sql.SQL("select count(*) from public.{}").format(sql.Identifier(table)),
+    )
+
+    assert rows != [(0,)]
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_authenticated_staff_cannot_write(
+    conn: psycopg.Connection[tuple[object, ...]], table: str
+) -> None:
+    statement = sql.SQL("delete from public.{}").format(sql.Identifier(table))
+
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        _as_role(conn, "authenticated", statement)
+
+
+def test_authenticated_staff_cannot_call_the_write_api(
+    conn: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        _as_role(
+            conn, "authenticated", sql.SQL("select public.olvidar_contacto(gen_random_uuid())")
+        )
+
+
+def test_service_role_reads_writes_and_calls_functions(
+    conn: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    rows = _as_role(
+        conn,
+        "service_role",
+        sql.SQL(
+            "select (select count(*) from public.mensajes),"
+            " (public.registrar_mensaje_entrante("
+            "'voice', '+34600000002', 'default', 'CA1:1', 'hi')).repetido"
+        ),
+    )
+
+    assert rows == [(1, False)]
+
+
+def test_no_function_or_view_lets_api_roles_around_rls(
+    conn: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    definers = conn.execute(
+        "select p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace"
+        " where n.nspname = 'public' and p.prosecdef"
+        " and (has_function_privilege('anon', p.oid, 'execute')"
+        "      or has_function_privilege('authenticated', p.oid, 'execute'))"
+    ).fetchall()
+    views = conn.execute("select viewname from pg_views where schemaname = 'public'").fetchall()
+    without_rls = conn.execute(
+        "select relname from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+        " where n.nspname = 'public' and c.relkind = 'r' and not c.relrowsecurity"
+    ).fetchall()
+
+    assert definers == []
+    assert views == []
+    assert without_rls == []
+
+
+def test_security_definer_functions_pin_an_empty_search_path(
+    conn: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    loose = conn.execute(
+        "select p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace"
+        " where n.nspname = 'public' and p.prosecdef"
+        " and not coalesce(p.proconfig @> array['search_path=\"\"'], false)"
+    ).fetchall()
+
+    assert loose == []

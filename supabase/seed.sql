@@ -1,0 +1,3 @@
+-- Runs after the migrations on `supabase db reset`. TalIA ships no rows: assistant
+-- profiles are imported with `uv run talia assistants import PATH` from files kept
+-- outside this repository.

@@ -1,0 +1,80 @@
+"""`talia dev`: the three apps over an embedded database, stopped cleanly by Ctrl-C."""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def _free_port_range(count: int) -> int:
+    """A base port with `count` free ports after it (checked, not reserved)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1])
+        if base + count < 65535 and all(_is_free(base + i) for i in range(count)):
+            return base
+    raise RuntimeError("no free port range")
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _wait_for_health(urls: list[str], deadline: float) -> dict[str, int]:
+    statuses: dict[str, int] = {}
+    with httpx.Client(timeout=1) as http:
+        while time.monotonic() < deadline and len(statuses) < len(urls):
+            for url in urls:
+                if url not in statuses:
+                    with contextlib.suppress(httpx.TransportError):
+                        statuses[url] = http.get(url + "/health").status_code
+            time.sleep(0.1)
+    return statuses
+
+
+def test_dev_serves_three_apps_and_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
+    base = _free_port_range(3)
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    process = subprocess.Popen(  # noqa: S603  # our own interpreter and module
+        [
+            sys.executable,
+            "-m",
+            "talia",
+            "dev",
+            "--base-port",
+            str(base),
+            "--data-dir",
+            str(tmp_path),
+        ],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    urls = [f"http://127.0.0.1:{base + i}" for i in range(3)]
+    try:
+        statuses = _wait_for_health(urls, time.monotonic() + 60)
+        with httpx.Client(timeout=5) as http:
+            ready = [http.get(url + "/ready").status_code for url in urls]
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+
+    assert statuses == dict.fromkeys(urls, 200), output
+    assert ready == [200, 200, 200]
+    assert process.returncode == 0, output
+    assert "dev_stopped" in output
+    assert not (tmp_path / "pgdata" / "postmaster.pid").exists()
