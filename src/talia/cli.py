@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from talia.paths import LOCAL_DATA_DIR
+from talia_core.assistants.profile import ProfileError
 from talia_core.config import ConfigError, LoggingSettings, load_settings
 from talia_core.logging import configure_logging
 from talia_core.migrations import MigrationError
@@ -36,7 +37,39 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "migrate", help="apply pending supabase/migrations to DATABASE_URL (or the local database)"
     )
+
+    assistants = commands.add_parser("assistants", help="manage assistant profiles").add_subparsers(
+        dest="action", required=True
+    )
+    importing = assistants.add_parser("import", help="validate a YAML/JSON profile and store it")
+    importing.add_argument("path", type=Path)
+    exporting = assistants.add_parser("export", help="print a stored profile as YAML")
+    exporting.add_argument("key")
+    assistants.add_parser("list", help="list stored profiles")
     return parser
+
+
+def _assistants(args: argparse.Namespace) -> None:
+    import asyncio
+
+    from talia import assistants
+    from talia.database import local_or_configured_database
+    from talia.paths import MIGRATIONS_DIR
+    from talia_core.migrations import migrate
+
+    with local_or_configured_database(LOCAL_DATA_DIR) as database:
+        if database.embedded:
+            migrate(database.url, MIGRATIONS_DIR)
+        if args.action == "import":
+            print(asyncio.run(assistants.import_profile(database.url, args.path)))
+        elif args.action == "export":
+            exported = asyncio.run(assistants.export_profile(database.url, args.key))
+            if exported is None:
+                sys.exit(f"talia: no assistant profile '{args.key}'")
+            print(exported, end="")
+        else:
+            for line in asyncio.run(assistants.list_profiles(database.url)):
+                print(line)
 
 
 def _migrate() -> None:
@@ -63,9 +96,13 @@ def main(argv: list[str] | None = None) -> None:
             run_dev(host=args.host, base_port=args.base_port, data_dir=args.data_dir)
         elif args.command == "migrate":
             _migrate()
+        elif args.command == "assistants":
+            _assistants(args)
     except ConfigError as exc:
         sys.exit(f"talia: configuration error: {exc}")
     except MigrationError as exc:
         sys.exit(f"talia: migration failed: {exc}")
+    except ProfileError as exc:
+        sys.exit(f"talia: invalid assistant profile: {exc}")
     except KeyboardInterrupt:
         sys.exit(130)

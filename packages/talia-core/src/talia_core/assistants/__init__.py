@@ -1,0 +1,1 @@
+"""Assistant profiles: what an assistant says and does, loaded from the database at run time."""

@@ -1,0 +1,28 @@
+"""The official `twilio` SDK client on its async HTTP client, optionally pointed elsewhere."""
+
+from __future__ import annotations
+
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.rest import Client
+
+from talia_core.config import TwilioSettings
+
+
+def create_twilio_client(settings: TwilioSettings, *, timeout_seconds: float = 10.0) -> Client:
+    """A `twilio.rest.Client` for `*_async` calls; close it with `close_twilio_client`."""
+    client = Client(
+        settings.account_sid,
+        settings.auth_token.get_secret_value(),
+        http_client=AsyncTwilioHttpClient(timeout=timeout_seconds),
+    )
+    if settings.api_base_url is not None:
+        # Tests and local fakes: every REST domain we call goes to one base URL.
+        base_url = str(settings.api_base_url).rstrip("/")
+        client.api.base_url = base_url
+        client.messaging.base_url = base_url
+    return client
+
+
+async def close_twilio_client(client: Client) -> None:
+    """Release the async HTTP session."""
+    await client.http_client.close()
