@@ -8,6 +8,7 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from talia_testkit.database import test_database, truncate_all
+from talia_testkit.fake_openai import FakeOpenAI, run_fake_openai
 from talia_testkit.signing import TwilioSigner
 
 TEST_AUTH_TOKEN = "12345678901234567890123456789012"
@@ -49,3 +50,10 @@ async def db_pool(database_url: str) -> AsyncIterator[AsyncConnectionPool]:
 def twilio_signer() -> TwilioSigner:
     """Signs requests with the test auth token, through twilio's `RequestValidator`."""
     return TwilioSigner(TEST_AUTH_TOKEN)
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    """A fake OpenAI on localhost; point the SDK at `fake_openai.base_url`."""
+    with run_fake_openai() as fake:
+        yield fake
