@@ -21,6 +21,7 @@ from talia.paths import MIGRATIONS_DIR
 from talia_core.config import LoggingSettings, load_settings
 from talia_core.logging import configure_logging
 from talia_core.migrations import migrate
+from talia_testkit.fake_openai import run_fake_openai
 
 log = structlog.stdlib.get_logger("talia.dev")
 
@@ -86,6 +87,23 @@ async def _serve_all(
     await asyncio.gather(*(server.serve() for server in servers))
 
 
+@contextmanager
+def _model() -> Generator[str, None, None]:
+    """OpenAI when `OPENAI_API_KEY` is set; otherwise the test kit's fake model, said loudly."""
+    if os.environ.get("OPENAI_API_KEY"):
+        yield "openai"
+        return
+    with run_fake_openai() as fake:
+        os.environ["OPENAI_BASE_URL"] = fake.base_url
+        log.warning(
+            "fake_model_in_use",
+            reason="OPENAI_API_KEY is not set",
+            base_url=fake.base_url,
+            note="replies are canned echoes, not a real assistant",
+        )
+        yield "fake"
+
+
 def run_dev(*, host: str, base_port: int, data_dir: Path) -> None:
     """Start the database (embedded unless `DATABASE_URL`), migrate, serve until Ctrl-C."""
     started = time.perf_counter()
@@ -93,13 +111,14 @@ def run_dev(*, host: str, base_port: int, data_dir: Path) -> None:
     for name, value in _dev_defaults(ports).items():
         os.environ.setdefault(name, value)
     configure_logging(load_settings(LoggingSettings))
-    with local_or_configured_database(data_dir) as database:
+    with local_or_configured_database(data_dir) as database, _model() as model:
         os.environ["DATABASE_URL"] = database.url
         applied = migrate(database.url, MIGRATIONS_DIR)
         apps = {name: factory() for name, factory in _app_factories().items()}
         log.info(
             "dev_started",
             database="embedded" if database.embedded else "DATABASE_URL",
+            model=model,
             migrations_applied=len(applied),
             urls={name: f"http://{host}:{port}" for name, port in ports.items()},
             startup_ms=round((time.perf_counter() - started) * 1000),

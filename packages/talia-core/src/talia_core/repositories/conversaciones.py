@@ -12,6 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 from talia_core.repositories.calls import fetch_row, fetch_rows, fetch_value
 
 Estado = Literal["open", "handoff", "closed"]
+Canal = Literal["whatsapp", "webchat", "voice"]
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class Conversacion:
     """A row of `conversaciones`."""
 
     conversacion_id: UUID
-    canal: str
+    canal: Canal
     contacto_id: UUID
     asistente_clave: str
     estado: Estado

@@ -1,0 +1,1 @@
+"""The assistant engine on today's OpenAI APIs: Responses + Conversations for text."""

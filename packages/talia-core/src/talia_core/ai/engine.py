@@ -1,0 +1,217 @@
+"""The text engine: one OpenAI conversation per TalIA conversation, replies streamed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import openai
+import structlog
+from openai import AsyncOpenAI
+from openai.types.responses.response_input_param import ResponseInputParam
+from psycopg_pool import AsyncConnectionPool
+
+from talia_core.ai.events import EngineEvent, ReplyFinished, TextDelta
+from talia_core.ai.tools import TEXT_TOOLS, ToolRunner
+from talia_core.assistants.profile import AssistantProfile
+from talia_core.assistants.registry import AssistantRegistry
+from talia_core.assistants.tools import response_tools
+from talia_core.repositories.contactos import ContactosRepository
+from talia_core.repositories.conversaciones import Conversacion, ConversacionesRepository
+from talia_core.repositories.eventos import EventosRepository
+from talia_core.repositories.mensajes import MensajesRepository
+
+log = structlog.stdlib.get_logger("talia.ai")
+
+
+@dataclass(frozen=True)
+class UserTurn:
+    """A user's message to answer: its text, the stored message and the reply's key."""
+
+    conversacion_id: UUID
+    text: str
+    reply_to: int | None
+    idempotency_key: str
+
+
+@dataclass
+class _Round:
+    text: list[str] = field(default_factory=list)
+    calls: list[tuple[str, str, str]] = field(default_factory=list)  # call_id, name, arguments
+    usage: dict[str, int] = field(default_factory=dict)
+
+
+class TextEngine:
+    """Answers text turns with the conversation's profile; tools run between rounds."""
+
+    def __init__(
+        self,
+        *,
+        client: AsyncOpenAI,
+        registry: AssistantRegistry,
+        pool: AsyncConnectionPool,
+        max_tool_rounds: int = 4,
+    ) -> None:
+        self._client = client
+        self._registry = registry
+        self._conversaciones = ConversacionesRepository(pool)
+        self._mensajes = MensajesRepository(pool)
+        self._eventos = EventosRepository(pool)
+        self._tools = ToolRunner(ContactosRepository(pool), self._conversaciones)
+        self._max_tool_rounds = max_tool_rounds
+
+    async def reply(self, turn: UserTurn) -> AsyncIterator[EngineEvent]:
+        """Stream the reply to `turn` as deltas, then one `ReplyFinished` (stored)."""
+        conversation = await self._conversaciones.get(turn.conversacion_id)
+        if conversation is None:
+            raise LookupError(f"conversation {turn.conversacion_id} does not exist")
+        if conversation.estado == "handoff":
+            yield ReplyFinished(text="", message_id=None, handed_off=True)
+            return
+        profile = await self._registry.get(conversation.asistente_clave)
+        profile = profile.for_channel(conversation.canal)
+        started = time.perf_counter()
+        usage: dict[str, int] = {}
+        handed_off = False
+        text = ""
+        try:
+            openai_id = await self._openai_conversation(conversation)
+            tools = response_tools(name for name in profile.tools if name in TEXT_TOOLS)
+            pending: ResponseInputParam = [{"role": "user", "content": turn.text}]
+            for _ in range(self._max_tool_rounds + 1):
+                result = _Round()
+                async for delta in self._stream_round(profile, openai_id, pending, tools, result):
+                    yield TextDelta(delta)
+                _add_usage(usage, result.usage)
+                text += "".join(result.text)
+                if not result.calls:
+                    break
+                pending = []
+                for call_id, name, arguments in result.calls:
+                    outcome = await self._tools.run(
+                        name=name,
+                        arguments=arguments,
+                        conversacion_id=conversation.conversacion_id,
+                        contacto_id=conversation.contacto_id,
+                    )
+                    handed_off = handed_off or outcome.handed_off
+                    pending.append(
+                        {
+                            "type": "function_call_output",
+                            "call_id": call_id,
+                            "output": outcome.output,
+                        }
+                    )
+            else:
+                raise _ModelUnusable("too many tool rounds")
+        except (openai.APIError, _ModelUnusable) as exc:
+            yield await self._fall_back(turn, conversation, profile, exc, usage)
+            return
+
+        stored = await self._mensajes.record_outbound(
+            conversacion_id=conversation.conversacion_id,
+            contenido=text,
+            idempotency_key=turn.idempotency_key,
+            respuesta_a=turn.reply_to,
+            metadata={"model": profile.model, "usage": usage},
+        )
+        log.info(
+            "reply_generated",
+            conversation_id=str(conversation.conversacion_id),
+            latency_ms=round((time.perf_counter() - started) * 1000),
+            output_tokens=usage.get("output_tokens", 0),
+            chars=len(text),
+        )
+        yield ReplyFinished(
+            text=text, message_id=stored.mensaje_id, handed_off=handed_off, usage=usage
+        )
+
+    async def _openai_conversation(self, conversation: Conversacion) -> str:
+        if conversation.openai_conversation_id:
+            return conversation.openai_conversation_id
+        created = await self._client.conversations.create(
+            metadata={
+                "talia_conversation_id": str(conversation.conversacion_id),
+                "channel": conversation.canal,
+            }
+        )
+        # Two concurrent first turns may both create one; the first stored wins for both.
+        return await self._conversaciones.attach_openai_conversation(
+            conversation.conversacion_id, created.id
+        )
+
+    async def _stream_round(
+        self,
+        profile: AssistantProfile,
+        openai_id: str,
+        pending: ResponseInputParam,
+        tools: list[Any],
+        result: _Round,
+    ) -> AsyncIterator[str]:
+        stream = await self._client.responses.create(
+            model=profile.model,
+            conversation=openai_id,
+            instructions=profile.instructions,
+            input=pending,
+            tools=tools,
+            stream=True,
+            store=True,
+        )
+        async with stream:
+            async for event in stream:
+                if event.type == "response.output_text.delta":
+                    result.text.append(event.delta)
+                    yield event.delta
+                elif (
+                    event.type == "response.output_item.done" and event.item.type == "function_call"
+                ):
+                    result.calls.append((event.item.call_id, event.item.name, event.item.arguments))
+                elif event.type == "response.completed" and event.response.usage is not None:
+                    result.usage = {
+                        "input_tokens": event.response.usage.input_tokens,
+                        "output_tokens": event.response.usage.output_tokens,
+                    }
+                elif event.type in {"response.failed", "response.incomplete", "error"}:
+                    raise _ModelUnusable(event.type)
+
+    async def _fall_back(
+        self,
+        turn: UserTurn,
+        conversation: Conversacion,
+        profile: AssistantProfile,
+        exc: Exception,
+        usage: dict[str, int],
+    ) -> ReplyFinished:
+        status = getattr(exc, "status_code", None)
+        log.warning(
+            "model_failed",
+            conversation_id=str(conversation.conversacion_id),
+            error_type=type(exc).__name__,
+            status=status,
+        )
+        await self._eventos.record(
+            "model_failed",
+            conversacion_id=conversation.conversacion_id,
+            payload={"error": type(exc).__name__, "status": status, "detail": str(exc)[:200]},
+        )
+        text = profile.fallback.default
+        stored = await self._mensajes.record_outbound(
+            conversacion_id=conversation.conversacion_id,
+            contenido=text,
+            idempotency_key=turn.idempotency_key,
+            respuesta_a=turn.reply_to,
+            metadata={"fallback": True, "usage": usage},
+        )
+        return ReplyFinished(text=text, message_id=stored.mensaje_id, fallback=True, usage=usage)
+
+
+class _ModelUnusable(Exception):
+    """The model answered, but not usably: a failed stream, or tools called past the bound."""
+
+
+def _add_usage(total: dict[str, int], more: dict[str, int]) -> None:
+    for key, value in more.items():
+        total[key] = total.get(key, 0) + value
