@@ -52,6 +52,8 @@ class Script:
     transcripts: deque[str] = field(default_factory=deque)
     recorded: list[Recorded] = field(default_factory=list)
     conversations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Per streamed response: `time.perf_counter()` when its first and last delta were sent.
+    delta_marks: list[tuple[float, float]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next_turn(self, default: Turn) -> Turn:

@@ -169,6 +169,7 @@ class _ResponsesEndpoint:
             }
         )
         deltas_sent = 0
+        first_sent = last_sent = 0.0
         for number, event in enumerate(stream_events(body, item, text, turn, input_text)):
             event["sequence_number"] = number
             if event["type"].endswith(".delta"):
@@ -179,6 +180,11 @@ class _ResponsesEndpoint:
                 deltas_sent += 1
             chunk = f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if event["type"].endswith(".delta"):
+                last_sent = time.perf_counter()
+                first_sent = first_sent or last_sent
+        with self.fake.script.lock:
+            self.fake.script.delta_marks.append((first_sent, last_sent))
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     def _remember(self, body: dict[str, Any], item: dict[str, Any]) -> None:
