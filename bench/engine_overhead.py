@@ -28,17 +28,9 @@ from talia_core.repositories.mensajes import MensajesRepository
 from talia_testkit.database import MIGRATIONS_DIR
 from talia_testkit.fake_openai import FakeOpenAI, Turn, run_fake_openai
 from talia_testkit.postgres import EmbeddedPostgres
+from talia_testkit.profiles import throwaway_profile
 
-PROFILE = {
-    "key": "bench",
-    "model": "fake-model",
-    "instructions": "bench instructions",
-    "greeting": "bench greeting",
-    "fallback": {"default": "bench fallback"},
-    "voice": "bench-voice",
-    "realtime_model": "fake-realtime",
-    "tools": ["guardar_lead", "solicitar_humano"],
-}
+PROFILE = throwaway_profile(key="bench", model="fake-model")
 REPLY = "Claro, el plan anual cuesta 120 € e incluye soporte por WhatsApp y correo."
 
 

@@ -177,3 +177,70 @@ def test_ready_follows_the_database_down_and_up(tmp_path: Path) -> None:
     assert down.json()["error"]["code"] == "database_unavailable"
     assert health_while_down.status_code == 200
     assert back.status_code == 200
+
+
+SLOW_APP = """
+import asyncio, sys, uvicorn
+from fastapi import APIRouter
+from talia_core.app import create_service_app
+from talia_core.config import ServiceSettings
+from talia_testkit.settings import app_settings, database_settings, logging_settings
+
+router = APIRouter(prefix="/api/test")
+
+@router.get("/slow")
+async def slow() -> dict[str, str]:
+    await asyncio.sleep(1.5)
+    return {"status": "finished"}
+
+settings = ServiceSettings(
+    app=app_settings(), database=database_settings(sys.argv[1]), logging=logging_settings()
+)
+app = create_service_app(channel="test", settings=settings, router=router)
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_config=None,
+            timeout_graceful_shutdown=10)
+"""
+
+
+def test_sigterm_lets_an_in_flight_request_finish(database_url: str, tmp_path: Path) -> None:
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = tmp_path / "slow_app.py"
+    script.write_text(SLOW_APP)
+    process = subprocess.Popen(  # noqa: S603  # our interpreter, our script
+        [sys.executable, str(script), database_url, str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(base + "/health", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    result: dict[str, httpx.Response] = {}
+    request = threading.Thread(
+        target=lambda: result.update(slow=httpx.get(base + "/api/test/slow", timeout=10))
+    )
+
+    request.start()
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    request.join(15)
+    output, _ = process.communicate(timeout=15)
+
+    assert result["slow"].json() == {"status": "finished"}
+    # uvicorn re-raises the signal once it has shut down cleanly.
+    assert process.returncode in {0, -signal.SIGTERM}, output
+    assert output.index("request_finished") < output.index("app_stopped")

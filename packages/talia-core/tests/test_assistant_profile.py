@@ -5,20 +5,11 @@ from typing import Any
 import pytest
 
 from talia_core.assistants.profile import ProfileError, parse_profile
+from talia_testkit.profiles import throwaway_profile
 
 
 def _profile(**changes: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "key": "tienda",
-        "model": "gpt-test",
-        "instructions": "test instructions",
-        "greeting": "test greeting",
-        "fallback": {"default": "test fallback"},
-        "voice": "test-voice",
-        "realtime_model": "gpt-realtime-test",
-        "tools": ["guardar_lead", "solicitar_humano"],
-    }
-    return {**base, **changes}
+    return throwaway_profile(**changes)
 
 
 def test_a_complete_profile_is_accepted() -> None:

@@ -7,6 +7,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from talia_core.assistants.registry import AssistantRegistry, ProfileNotFound
 from talia_core.repositories.asistentes import AsistentesRepository
+from talia_testkit.profiles import throwaway_profile
 
 
 class ManualClock:
@@ -18,15 +19,7 @@ class ManualClock:
 
 
 def _profile(instructions: str) -> dict[str, Any]:
-    return {
-        "key": "tienda",
-        "model": "gpt-test",
-        "instructions": instructions,
-        "greeting": "test greeting",
-        "fallback": {"default": "test fallback"},
-        "voice": "test-voice",
-        "realtime_model": "gpt-realtime-test",
-    }
+    return throwaway_profile(instructions=instructions)
 
 
 async def test_an_edited_profile_is_served_once_the_cache_expires(

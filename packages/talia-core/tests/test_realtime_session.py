@@ -4,21 +4,16 @@ from openai.types.realtime.realtime_session_create_request import RealtimeSessio
 
 from talia_core.assistants.profile import parse_profile
 from talia_core.assistants.realtime import build_phone_session
+from talia_testkit.profiles import throwaway_profile
 
 
 def _profile_data() -> dict[str, object]:
-    return {
-        "key": "tienda",
-        "model": "gpt-test",
-        "instructions": "text instructions",
-        "greeting": "hello",
-        "fallback": {"default": "sorry"},
-        "voice": "marin",
-        "realtime_model": "gpt-realtime-test",
-        "tools": ["guardar_lead", "transferir_llamada", "colgar"],
-        "languages": ["es-MX", "en"],
-        "channels": {"voice": {"instructions": "voice instructions"}},
-    }
+    return throwaway_profile(
+        voice="marin",
+        tools=["guardar_lead", "transferir_llamada", "colgar"],
+        languages=["es-MX", "en"],
+        channels={"voice": {"instructions": "voice instructions"}},
+    )
 
 
 def test_phone_session_speaks_pcmu_both_ways_with_the_profile_voice() -> None:

@@ -17,20 +17,11 @@ from talia_core.repositories.conversaciones import ConversacionesRepository
 from talia_core.repositories.eventos import EventosRepository
 from talia_core.repositories.mensajes import EntranteRegistrado, MensajesRepository
 from talia_testkit.fake_openai import FakeOpenAI, ToolCall, Turn
+from talia_testkit.profiles import throwaway_profile
 
 
 def _profile(**changes: Any) -> dict[str, Any]:
-    profile: dict[str, Any] = {
-        "key": "tienda",
-        "model": "gpt-test",
-        "instructions": "test instructions v1",
-        "greeting": "test greeting",
-        "fallback": {"default": "test fallback text"},
-        "voice": "test-voice",
-        "realtime_model": "gpt-realtime-test",
-        "tools": ["guardar_lead", "solicitar_humano"],
-    }
-    return {**profile, **changes}
+    return throwaway_profile(**{"instructions": "test instructions v1", **changes})
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from talia_core.app import create_service_app
+from talia_core.app import create_service_app, lazy_app
 from talia_core.config import settings_or_exit
 from talia_webchat.config import Settings
 from talia_webchat.router import router
@@ -19,11 +19,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
 
-def __getattr__(name: str) -> FastAPI:
-    # `app` is built on first access (uvicorn's `talia_webchat.main:app`), so importing this
-    # module for `create_app` reads no environment.
-    if name == "app":
-        app = create_app()
-        globals()["app"] = app
-        return app
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_app(__name__, create_app)

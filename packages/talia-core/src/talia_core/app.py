@@ -76,3 +76,20 @@ def create_service_app(
     app.include_router(probes_router)
     app.include_router(router)
     return app
+
+
+def lazy_app(module_name: str, factory: Callable[[], FastAPI]) -> Callable[[str], FastAPI]:
+    """A module `__getattr__` that builds `app` on first access (uvicorn's `module:app`).
+
+    Importing the module for its `create_app` then reads no environment and opens nothing.
+    """
+    import sys
+
+    def module_getattr(name: str) -> FastAPI:
+        if name != "app":
+            raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+        app = factory()
+        vars(sys.modules[module_name])["app"] = app  # later lookups skip __getattr__
+        return app
+
+    return module_getattr
