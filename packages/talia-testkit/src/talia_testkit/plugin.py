@@ -9,6 +9,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from talia_testkit.database import test_database, truncate_all
 from talia_testkit.fake_openai import FakeOpenAI, run_fake_openai
+from talia_testkit.fake_twilio import FakeTwilio, run_fake_twilio
 from talia_testkit.signing import TwilioSigner
 
 TEST_AUTH_TOKEN = "12345678901234567890123456789012"
@@ -56,4 +57,11 @@ def twilio_signer() -> TwilioSigner:
 def fake_openai() -> Iterator[FakeOpenAI]:
     """A fake OpenAI on localhost; point the SDK at `fake_openai.base_url`."""
     with run_fake_openai() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[FakeTwilio]:
+    """A fake Twilio REST API on localhost, for `TWILIO_API_BASE_URL`."""
+    with run_fake_twilio(TEST_ACCOUNT_SID, TEST_AUTH_TOKEN) as fake:
         yield fake
