@@ -13,9 +13,16 @@ from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
+from talia_testkit.fake_openai.realtime import (
+    CallerSpeech,
+    RealtimeReply,
+    RealtimeScript,
+    serve_realtime,
+)
 from talia_testkit.fake_openai.responses import (
     new_id,
     output_item,
@@ -63,8 +70,10 @@ class FakeOpenAI:
                 Route("/v1/conversations/{conversation_id}", self._get_conversation),
                 Route("/v1/responses", _ResponsesEndpoint(self), methods=["POST"]),
                 Route("/v1/audio/transcriptions", self._transcribe, methods=["POST"]),
+                WebSocketRoute("/v1/realtime", self._realtime),
             ]
         )
+        self.realtime = RealtimeScript()
 
     def add_turns(self, *turns: Turn) -> None:
         """Queue what the next requests get, in order."""
@@ -75,6 +84,19 @@ class FakeOpenAI:
         """Queue what the next transcription requests get."""
         with self.script.lock:
             self.script.transcripts.extend(texts)
+
+    def add_realtime_replies(self, *replies: RealtimeReply) -> None:
+        """Queue the next Realtime responses (on `response.create` or after caller speech)."""
+        with self.realtime.lock:
+            self.realtime.replies.extend(replies)
+
+    def add_caller_speech(self, *speech: CallerSpeech) -> None:
+        """Queue when the caller is heard speaking on the Realtime socket, and what they say."""
+        with self.realtime.lock:
+            self.realtime.speech.extend(speech)
+
+    async def _realtime(self, websocket: WebSocket) -> None:
+        await serve_realtime(websocket, self.realtime)
 
     def requests(self, path: str | None = None) -> list[Recorded]:
         """Requests received so far, optionally only those to `path`."""
