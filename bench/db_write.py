@@ -85,14 +85,30 @@ async def bench(url: str, connections: int, operations: int) -> None:
                 contenido="Hola, quisiera saber el precio del plan anual.",
             )
 
-        await _run("warm-up", select_one, connections, connections * 20)
-        baseline = await _run("select 1", select_one, connections, operations)
-        writes = await _run("registrar_mensaje_entrante", inbound, connections, operations)
+        # Warm both paths: connections, plan caches, and WAL segments a fresh cluster has
+        # yet to create (the first writes otherwise pay for zero-filling them).
+        await _run("warm-up", select_one, connections, operations // 4)
+        await _run("warm-up", inbound, connections, operations // 4)
+        # Alternate the phases and keep each one's median round: the machine is shared.
+        baselines, writes = [], []
+        for round_ in range(1, 4):
+            baselines.append(await _run("select 1", select_one, connections, operations))
+            offset = round_ * operations
+            writes.append(
+                await _run(
+                    "registrar_mensaje_entrante",
+                    lambda i, offset=offset: inbound(offset + i),
+                    connections,
+                    operations,
+                )
+            )
+    baseline = sorted(baselines, key=lambda phase: phase.rate)[1]
+    write = sorted(writes, key=lambda phase: phase.rate)[1]
 
-    print(f"connections: {connections}, operations per phase: {operations}")
+    print(f"connections: {connections}, operations per phase: {operations}, median of 3 rounds")
     print(baseline.line())
-    print(writes.line())
-    print(f"ratio writes/select1: {writes.rate / baseline.rate:.2f} (goal >= 0.5)")
+    print(write.line())
+    print(f"ratio writes/select1: {write.rate / baseline.rate:.2f} (goal >= 0.5)")
 
 
 def main() -> None:
