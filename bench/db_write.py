@@ -61,6 +61,17 @@ async def _run(
     return Phase(name, latencies, time.perf_counter() - started)
 
 
+def _shifted(
+    operation: Callable[[int], Awaitable[object]], offset: int
+) -> Callable[[int], Awaitable[object]]:
+    """The same operation on fresh indexes, so a later round repeats no MessageSid."""
+
+    def shifted(index: int) -> Awaitable[object]:
+        return operation(offset + index)
+
+    return shifted
+
+
 async def bench(url: str, connections: int, operations: int) -> None:
     async with AsyncConnectionPool(
         url,
@@ -93,11 +104,10 @@ async def bench(url: str, connections: int, operations: int) -> None:
         baselines, writes = [], []
         for round_ in range(1, 4):
             baselines.append(await _run("select 1", select_one, connections, operations))
-            offset = round_ * operations
             writes.append(
                 await _run(
                     "registrar_mensaje_entrante",
-                    lambda i, offset=offset: inbound(offset + i),
+                    _shifted(inbound, round_ * operations),
                     connections,
                     operations,
                 )
