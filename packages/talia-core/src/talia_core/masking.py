@@ -38,8 +38,29 @@ _HEX_TOKEN = re.compile(r"(?<![A-Za-z0-9])[0-9a-f]{32,}(?![A-Za-z0-9])")
 _PHONE = re.compile(r"(?<![\w])\+?\d(?:[ .()-]?\d){7,14}(?![\w])")
 
 
+# Ids and timestamps look like digit runs but are not personal data: left as they are.
+_KEEP = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+)
+
+
 def mask_text(value: str) -> str:
     """Hide emails, phone numbers, bearer tokens and keys inside free text."""
+    kept = list(_KEEP.finditer(value))
+    if not kept:
+        return _mask_free_text(value)
+    parts: list[str] = []
+    position = 0
+    for match in kept:
+        parts.append(_mask_free_text(value[position : match.start()]))
+        parts.append(match.group(0))
+        position = match.end()
+    parts.append(_mask_free_text(value[position:]))
+    return "".join(parts)
+
+
+def _mask_free_text(value: str) -> str:
     value = _URL_PASSWORD.sub(r"\g<scheme>\g<user>:***@", value)
     value = _BEARER.sub(lambda m: f"{m.group(1)} ***", value)
     value = _OPENAI_KEY.sub("sk-***", value)
