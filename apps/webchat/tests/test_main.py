@@ -3,12 +3,16 @@
 from pathlib import Path
 
 import httpx
-from pydantic import SecretStr
 
-from talia_core.config import WebchatSettings
 from talia_testkit.processes import run_python
 from talia_testkit.server import serve_app
-from talia_testkit.settings import app_settings, database_settings, logging_settings
+from talia_testkit.settings import (
+    app_settings,
+    database_settings,
+    logging_settings,
+    openai_settings,
+    webchat_settings,
+)
 from talia_webchat.config import Settings
 from talia_webchat.main import create_app
 
@@ -18,11 +22,8 @@ def test_app_answers_health_ready_and_metrics(database_url: str) -> None:
         app=app_settings(),
         database=database_settings(database_url),
         logging=logging_settings(),
-        webchat=WebchatSettings(
-            _env_file=None,
-            session_secret=SecretStr("s" * 40),
-            allowed_origins=("https://shop.example",),
-        ),
+        webchat=webchat_settings(),
+        openai=openai_settings(),
     )
 
     with serve_app(create_app(settings)) as server, httpx.Client(base_url=server.http_url) as http:

@@ -1,21 +1,49 @@
 """The Web chat app: `uvicorn talia_webchat.main:app`."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
+from talia_core.ai.engine import TextEngine
 from talia_core.app import create_service_app, lazy_app
+from talia_core.assistants.registry import AssistantRegistry
+from talia_core.clients.openai import create_openai_client
 from talia_core.config import settings_or_exit
+from talia_core.state import CoreState
 from talia_webchat.config import Settings
+from talia_webchat.deps import WebchatState
 from talia_webchat.router import router
+from talia_webchat.service import WebchatService
+from talia_webchat.tokens import SessionTokens
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; nothing opens until its lifespan starts."""
     settings = settings or settings_or_exit(Settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI, core: CoreState) -> AsyncIterator[None]:
+        client = create_openai_client(settings.openai)
+        engine = TextEngine(client=client, registry=AssistantRegistry(core.pool), pool=core.pool)
+        app.state.webchat = WebchatState(
+            settings=settings,
+            service=WebchatService(pool=core.pool, engine=engine, assistant=settings.app.assistant),
+            tokens=SessionTokens(
+                settings.webchat.session_secret, ttl_seconds=settings.webchat.session_ttl_seconds
+            ),
+        )
+        try:
+            yield
+        finally:
+            await client.close()
+
     return create_service_app(
         channel="webchat",
         settings=settings,
         router=router,
         cors_origins=settings.webchat.allowed_origins,
+        extend_lifespan=lifespan,
     )
 
 

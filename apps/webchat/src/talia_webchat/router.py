@@ -1,5 +1,104 @@
-"""Web chat endpoints under `/api/webchat`; each arrives with the channel's own issue."""
+"""Webchat endpoints under `/api/webchat`: sessions, messages (JSON or SSE), history."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from talia_core.ai.events import ReplyFinished, TextDelta
+from talia_core.errors import NotFound, PayloadTooLarge
+from talia_webchat.deps import AllowedOrigin, Session, State
+from talia_webchat.schemas import (
+    ExchangeOut,
+    HistoryOut,
+    MessageIn,
+    MessageOut,
+    ReplyOut,
+    SessionCreated,
+)
 
 router = APIRouter(prefix="/api/webchat", tags=["webchat"])
+
+
+@router.post("/sessions", status_code=201)
+async def create_session(_origin: AllowedOrigin, state: State) -> SessionCreated:
+    """Start a visitor session: a new conversation and a token bound to it."""
+    opened = await state.service.open_session()
+    token, claims = state.tokens.issue(opened.conversacion_id)
+    return SessionCreated(
+        session_token=token,
+        conversation_id=opened.conversacion_id,
+        expires_at=datetime.fromtimestamp(claims.expires_at, tz=UTC),
+    )
+
+
+@router.post("/messages", response_model=None)
+async def post_message(
+    body: MessageIn, request: Request, session: Session, state: State
+) -> ExchangeOut | StreamingResponse:
+    """Store the visitor message (once per client_message_id) and answer it."""
+    limit = state.settings.webchat.max_text_chars
+    if len(body.text) > limit:
+        raise PayloadTooLarge(f"The text has {len(body.text)} characters; the limit is {limit}.")
+    await state.service.require_conversation(session.conversacion_id)
+    message = await state.service.record_message(
+        conversacion_id=session.conversacion_id,
+        client_message_id=body.client_message_id,
+        text=body.text,
+    )
+    stored = await state.service.get_message(message.mensaje_id)
+    if stored is None:  # the contact was forgotten between the two calls
+        raise NotFound("This conversation no longer exists.")
+    events = state.service.reply(
+        conversacion_id=session.conversacion_id, message=message, text=stored.contenido or ""
+    )
+    if "text/event-stream" in request.headers.get("accept", ""):
+        return StreamingResponse(
+            _server_sent_events(MessageOut.from_row(stored), events, state),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    reply = ReplyOut(message=None)
+    async for event in events:
+        if isinstance(event, ReplyFinished):
+            reply = await _reply_out(event, state)
+    return ExchangeOut(message=MessageOut.from_row(stored), reply=reply)
+
+
+@router.get("/messages")
+async def list_messages(
+    session: Session, state: State, after: int | None = Query(default=None, ge=0)
+) -> HistoryOut:
+    """The session's conversation after a message id, in order."""
+    await state.service.require_conversation(session.conversacion_id)
+    rows = await state.service.history(session.conversacion_id, after=after)
+    return HistoryOut(messages=[MessageOut.from_row(row) for row in rows])
+
+
+async def _reply_out(event: ReplyFinished, state: State) -> ReplyOut:
+    stored = await state.service.get_message(event.message_id) if event.message_id else None
+    return ReplyOut(
+        message=MessageOut.from_row(stored) if stored else None,
+        fallback=event.fallback,
+        handed_off=event.handed_off,
+    )
+
+
+def _sse(event: str, data: object) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n".encode()
+
+
+async def _server_sent_events(
+    message: MessageOut, events: AsyncIterator[TextDelta | ReplyFinished], state: State
+) -> AsyncIterator[bytes]:
+    yield _sse("ack", message.model_dump(mode="json"))
+    async for event in events:
+        if isinstance(event, TextDelta):
+            yield _sse("delta", {"text": event.text})
+        else:
+            reply = await _reply_out(event, state)
+            yield _sse("done", reply.model_dump(mode="json"))

@@ -1,1 +1,68 @@
-"""Request and response models of the Web chat endpoints (pydantic, validated at the edge)."""
+"""Request and response bodies of the webchat API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from talia_core.repositories.mensajes import Mensaje
+
+
+class SessionCreated(BaseModel):
+    """A new visitor session: the token to send as `Authorization: Bearer`."""
+
+    session_token: str
+    conversation_id: UUID
+    expires_at: datetime
+
+
+class MessageIn(BaseModel):
+    """A visitor message; `client_message_id` makes retries safe."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client_message_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")
+    text: str = Field(min_length=1)
+
+
+class MessageOut(BaseModel):
+    """A stored message as the widget shows it."""
+
+    id: int
+    role: str
+    text: str
+    created_at: datetime
+    reply_to: int | None = None
+
+    @classmethod
+    def from_row(cls, row: Mensaje) -> MessageOut:
+        return cls(
+            id=row.mensaje_id,
+            role=row.rol,
+            text=row.contenido or "",
+            created_at=row.created_at,
+            reply_to=row.respuesta_a,
+        )
+
+
+class ReplyOut(BaseModel):
+    """The assistant's answer to one message."""
+
+    message: MessageOut | None
+    fallback: bool = False
+    handed_off: bool = False
+
+
+class ExchangeOut(BaseModel):
+    """The stored visitor message and the reply to it."""
+
+    message: MessageOut
+    reply: ReplyOut
+
+
+class HistoryOut(BaseModel):
+    """A conversation's messages in order."""
+
+    messages: list[MessageOut]

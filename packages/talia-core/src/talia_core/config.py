@@ -126,6 +126,8 @@ class WebchatSettings(BaseSettings):
 
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
     session_secret: SecretStr = Field(min_length=32)
+    session_ttl_seconds: int = Field(default=86_400, ge=60)
+    max_text_chars: int = Field(default=4_000, ge=1, le=16_000)
 
     _no_placeholder = field_validator("session_secret")(_reject_placeholder)
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from talia_core.config import AppSettings, DatabaseSettings, LoggingSettings
+from pydantic import SecretStr
+
+from talia_core.config import (
+    AppSettings,
+    DatabaseSettings,
+    LoggingSettings,
+    OpenAISettings,
+    WebchatSettings,
+)
 
 TEST_PUBLIC_BASE_URL = "https://talia.example.com"
 
@@ -25,3 +33,24 @@ def logging_settings(**overrides: Any) -> LoggingSettings:
     """JSON logs, as in production, so tests see what operators see."""
     values: dict[str, Any] = {"format": "json", "level": "INFO", **overrides}
     return LoggingSettings(_env_file=None, **values)
+
+
+def openai_settings(base_url: str | None = None, **overrides: Any) -> OpenAISettings:
+    """The SDK pointed at a fake model, with fast retries."""
+    values: dict[str, Any] = {
+        "api_key": SecretStr("sk-test"),
+        "base_url": base_url,
+        "max_retries": 2,
+        **overrides,
+    }
+    return OpenAISettings(_env_file=None, **values)
+
+
+def webchat_settings(**overrides: Any) -> WebchatSettings:
+    """Widget settings with one allowed origin and a test secret."""
+    values: dict[str, Any] = {
+        "allowed_origins": ("https://shop.example",),
+        "session_secret": SecretStr("s" * 40),
+        **overrides,
+    }
+    return WebchatSettings(_env_file=None, **values)

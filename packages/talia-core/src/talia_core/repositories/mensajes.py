@@ -168,6 +168,12 @@ class MensajesRepository:
             EstadoEntrega,
         )
 
+    async def get(self, mensaje_id: int) -> Mensaje | None:
+        """A message by id, or None."""
+        query = "select * from public.mensajes where mensaje_id = %s"
+        rows = await fetch_rows(self._pool, query, (mensaje_id,), Mensaje)
+        return rows[0] if rows else None
+
     async def history(
         self, conversacion_id: UUID, *, after: int | None = None, limit: int = 100
     ) -> list[Mensaje]:

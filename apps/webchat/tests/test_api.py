@@ -1,0 +1,218 @@
+"""The webchat API over real HTTP: sessions, idempotent messages, SSE, history."""
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from psycopg.types.json import Jsonb
+
+from talia_testkit.fake_openai import FakeOpenAI, Turn
+from talia_testkit.profiles import throwaway_profile
+from talia_testkit.server import serve_app
+from talia_testkit.settings import (
+    app_settings,
+    database_settings,
+    logging_settings,
+    openai_settings,
+    webchat_settings,
+)
+from talia_webchat.config import Settings
+from talia_webchat.main import create_app
+from talia_webchat.tokens import SessionTokens
+
+ORIGIN = "https://shop.example"
+
+
+@dataclass
+class Chat:
+    http: httpx.Client
+    fake: FakeOpenAI
+    database_url: str
+
+    def start_session(self) -> dict[str, Any]:
+        response = self.http.post("/api/webchat/sessions", headers={"Origin": ORIGIN})
+        assert response.status_code == 201, response.text
+        session: dict[str, Any] = response.json()
+        return session
+
+    def send(self, token: str, client_message_id: str, text: str, **headers: str) -> httpx.Response:
+        return self.http.post(
+            "/api/webchat/messages",
+            json={"client_message_id": client_message_id, "text": text},
+            headers={"Authorization": f"Bearer {token}", **headers},
+        )
+
+    def count(self, table: str) -> int:
+        with psycopg.connect(self.database_url) as conn:
+            row = conn.execute(f"select count(*) from public.{table}").fetchone()  # noqa: S608  # test-chosen table name
+        return int(row[0]) if row else 0
+
+
+@pytest.fixture
+def chat(database_url: str, fake_openai: FakeOpenAI) -> Iterator[Chat]:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "select public.guardar_asistente('default', %s)",
+            (Jsonb(throwaway_profile(key="default")),),
+        )
+    settings = Settings(
+        app=app_settings(),
+        database=database_settings(database_url),
+        logging=logging_settings(),
+        webchat=webchat_settings(max_text_chars=200),
+        openai=openai_settings(fake_openai.base_url),
+    )
+    with serve_app(create_app(settings)) as server, httpx.Client(base_url=server.http_url) as http:
+        yield Chat(http, fake_openai, database_url)
+
+
+def test_session_from_an_allowed_origin_gets_a_token(chat: Chat) -> None:
+    session = chat.start_session()
+
+    assert session["session_token"].startswith("v1.")
+    assert session["conversation_id"]
+    assert chat.count("conversaciones") == 1
+
+
+def test_session_from_another_origin_is_refused(chat: Chat) -> None:
+    response = chat.http.post("/api/webchat/sessions", headers={"Origin": "https://evil.example"})
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "origin_not_allowed"
+    assert chat.count("conversaciones") == 0
+
+
+def test_a_message_is_stored_and_answered(chat: Chat) -> None:
+    token = chat.start_session()["session_token"]
+    chat.fake.add_turns(Turn(text="¡Hola! ¿En qué te ayudo?"))
+
+    response = chat.send(token, "c-1", "hola")
+
+    body = response.json()
+    assert response.status_code == 200
+    assert body["message"]["text"] == "hola"
+    assert body["reply"]["message"]["text"] == "¡Hola! ¿En qué te ayudo?"
+    assert body["reply"]["message"]["reply_to"] == body["message"]["id"]
+
+
+def test_the_same_client_message_id_twice_makes_one_message_and_one_reply(chat: Chat) -> None:
+    token = chat.start_session()["session_token"]
+    chat.fake.add_turns(Turn(text="primera"), Turn(text="segunda"))
+
+    first = chat.send(token, "c-1", "hola").json()
+    retry = chat.send(token, "c-1", "hola").json()
+
+    assert retry["message"]["id"] == first["message"]["id"]
+    assert retry["reply"]["message"] == first["reply"]["message"]
+    assert len(chat.fake.requests("/v1/responses")) == 1
+    assert chat.count("mensajes") == 2
+
+
+def test_streamed_deltas_join_into_the_stored_reply(chat: Chat) -> None:
+    token = chat.start_session()["session_token"]
+    chat.fake.add_turns(Turn(text="Tenemos envíos a todo el país.", deltas=4))
+    events: list[tuple[str, Any]] = []
+
+    with chat.http.stream(
+        "POST",
+        "/api/webchat/messages",
+        json={"client_message_id": "c-1", "text": "¿envíos?"},
+        headers={"Authorization": f"Bearer {token}", "Accept": "text/event-stream"},
+    ) as response:
+        name = ""
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                name = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                events.append((name, json.loads(line.removeprefix("data: "))))
+
+    names = [name for name, _ in events]
+    deltas = "".join(data["text"] for name, data in events if name == "delta")
+    done = events[-1][1]
+    assert names[0] == "ack"
+    assert names[-1] == "done"
+    assert names.count("delta") == 4
+    assert deltas == done["message"]["text"] == "Tenemos envíos a todo el país."
+
+
+def test_history_after_an_id_returns_only_later_messages_in_order(chat: Chat) -> None:
+    token = chat.start_session()["session_token"]
+    first = chat.send(token, "c-1", "uno").json()
+    chat.send(token, "c-2", "dos")
+
+    response = chat.http.get(
+        "/api/webchat/messages",
+        params={"after": first["reply"]["message"]["id"]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+    texts = [m["text"] for m in response.json()["messages"]]
+    assert texts[0] == "dos"
+    assert len(texts) == 2
+
+
+def test_a_session_sees_only_its_own_conversation(chat: Chat) -> None:
+    mine = chat.start_session()["session_token"]
+    other = chat.start_session()["session_token"]
+    chat.send(other, "c-1", "secreto de otra persona")
+
+    response = chat.http.get("/api/webchat/messages", headers={"Authorization": f"Bearer {mine}"})
+
+    assert response.json() == {"messages": []}
+
+
+def test_forged_token_is_refused_and_stores_nothing(chat: Chat) -> None:
+    token = chat.start_session()["session_token"]
+    version, body, signature = token.split(".")
+    forged = f"{version}.{body}.{signature[::-1]}"
+
+    response = chat.send(forged, "c-1", "hola")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"
+    assert chat.count("mensajes") == 0
+
+
+def test_expired_token_is_refused(chat: Chat) -> None:
+    session = chat.start_session()
+    tokens = SessionTokens(webchat_settings().session_secret, ttl_seconds=60)
+    expired, _ = tokens.issue(session["conversation_id"], now=time.time() - 3600)
+
+    response = chat.send(expired, "c-1", "hola")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "session_expired"
+
+
+def test_token_of_a_forgotten_conversation_finds_nothing(chat: Chat) -> None:
+    session = chat.start_session()
+    with psycopg.connect(chat.database_url, autocommit=True) as conn:
+        conn.execute(
+            "select public.olvidar_contacto(contacto_id) from public.conversaciones"
+            " where conversacion_id = %s",
+            (session["conversation_id"],),
+        )
+
+    response = chat.send(session["session_token"], "c-1", "hola")
+
+    assert response.status_code == 404
+
+
+def test_oversize_text_is_refused_with_413(chat: Chat) -> None:
+    token = chat.start_session()["session_token"]
+
+    response = chat.send(token, "c-1", "a" * 201)
+
+    assert response.status_code == 413
+    assert chat.count("mensajes") == 0
+
+
+def test_missing_token_is_refused(chat: Chat) -> None:
+    response = chat.http.get("/api/webchat/messages")
+
+    assert response.status_code == 401
