@@ -3,6 +3,7 @@
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,8 +54,8 @@ class Chat:
         return int(row[0]) if row else 0
 
 
-@pytest.fixture
-def chat(database_url: str, fake_openai: FakeOpenAI) -> Iterator[Chat]:
+@contextmanager
+def _serve_chat(database_url: str, fake: FakeOpenAI, **webchat: Any) -> Iterator[Chat]:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
             "select public.guardar_asistente('default', %s)",
@@ -64,11 +65,17 @@ def chat(database_url: str, fake_openai: FakeOpenAI) -> Iterator[Chat]:
         app=app_settings(),
         database=database_settings(database_url),
         logging=logging_settings(),
-        webchat=webchat_settings(max_text_chars=200),
-        openai=openai_settings(fake_openai.base_url),
+        webchat=webchat_settings(**webchat),
+        openai=openai_settings(fake.base_url),
     )
     with serve_app(create_app(settings)) as server, httpx.Client(base_url=server.http_url) as http:
-        yield Chat(http, fake_openai, database_url)
+        yield Chat(http, fake, database_url)
+
+
+@pytest.fixture
+def chat(database_url: str, fake_openai: FakeOpenAI) -> Iterator[Chat]:
+    with _serve_chat(database_url, fake_openai, max_text_chars=200) as served:
+        yield served
 
 
 def test_session_from_an_allowed_origin_gets_a_token(chat: Chat) -> None:
@@ -216,3 +223,33 @@ def test_missing_token_is_refused(chat: Chat) -> None:
     response = chat.http.get("/api/webchat/messages")
 
     assert response.status_code == 401
+
+
+@pytest.fixture
+def strict_chat(database_url: str, fake_openai: FakeOpenAI) -> Iterator[Chat]:
+    with _serve_chat(
+        database_url, fake_openai, session_messages_per_minute=2, ip_sessions_per_minute=3
+    ) as served:
+        yield served
+
+
+def test_too_many_messages_in_a_session_get_429_with_retry_after(strict_chat: Chat) -> None:
+    token = strict_chat.start_session()["session_token"]
+
+    statuses = [strict_chat.send(token, f"c-{i}", "hola").status_code for i in range(2)]
+    limited = strict_chat.send(token, "c-3", "hola")
+
+    assert statuses == [200, 200]
+    assert limited.status_code == 429
+    assert int(limited.headers["Retry-After"]) >= 1
+    assert limited.json()["error"]["code"] == "rate_limited"
+
+
+def test_too_many_new_sessions_from_one_ip_get_429(strict_chat: Chat) -> None:
+    for _ in range(3):
+        strict_chat.start_session()
+
+    response = strict_chat.http.post("/api/webchat/sessions", headers={"Origin": ORIGIN})
+
+    assert response.status_code == 429
+    assert "Retry-After" in response.headers

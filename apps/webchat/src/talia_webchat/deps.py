@@ -9,8 +9,27 @@ from fastapi import Depends, Request
 
 from talia_core.errors import Forbidden, Unauthorized
 from talia_webchat.config import Settings
+from talia_webchat.limits import RateLimiter
 from talia_webchat.service import WebchatService
 from talia_webchat.tokens import SessionClaims, SessionTokens
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The rate limiters of this process."""
+
+    session_messages: RateLimiter
+    ip_requests: RateLimiter
+    ip_sessions: RateLimiter
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        webchat = settings.webchat
+        return cls(
+            session_messages=RateLimiter(per_minute=webchat.session_messages_per_minute),
+            ip_requests=RateLimiter(per_minute=webchat.ip_requests_per_minute),
+            ip_sessions=RateLimiter(per_minute=webchat.ip_sessions_per_minute),
+        )
 
 
 @dataclass(frozen=True)
@@ -20,6 +39,7 @@ class WebchatState:
     settings: Settings
     service: WebchatService
     tokens: SessionTokens
+    limits: Limits
 
 
 def get_state(request: Request) -> WebchatState:
@@ -33,11 +53,22 @@ def get_state(request: Request) -> WebchatState:
 State = Annotated[WebchatState, Depends(get_state)]
 
 
+def _client_ip(request: Request) -> str:
+    # Behind the proxy, uvicorn's --proxy-headers has already put the real client here.
+    return request.client.host if request.client else "unknown"
+
+
+def limit_ip(request: Request, state: State) -> None:
+    """429 when one IP sends too many requests."""
+    state.limits.ip_requests.check(_client_ip(request))
+
+
 def require_allowed_origin(request: Request, state: State) -> str:
-    """The request's Origin, when it is one the business allowed."""
+    """The request's Origin, when it is one the business allowed; new sessions are limited."""
     origin = (request.headers.get("origin") or "").rstrip("/")
     if origin not in state.settings.webchat.allowed_origins:
         raise Forbidden("This site may not open webchat sessions.", code="origin_not_allowed")
+    state.limits.ip_sessions.check(_client_ip(request))
     return origin
 
 
@@ -47,6 +78,13 @@ def require_session(request: Request, state: State) -> SessionClaims:
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("Send the session token as `Authorization: Bearer <token>`.")
     return state.tokens.verify(token.strip())
+
+
+def limit_session_messages(
+    session: Annotated[SessionClaims, Depends(require_session)], state: State
+) -> None:
+    """429 when one session sends too many messages."""
+    state.limits.session_messages.check(str(session.conversacion_id))
 
 
 AllowedOrigin = Annotated[str, Depends(require_allowed_origin)]

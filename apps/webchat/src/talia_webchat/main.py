@@ -12,7 +12,7 @@ from talia_core.clients.openai import create_openai_client
 from talia_core.config import settings_or_exit
 from talia_core.state import CoreState
 from talia_webchat.config import Settings
-from talia_webchat.deps import WebchatState
+from talia_webchat.deps import Limits, WebchatState
 from talia_webchat.router import router
 from talia_webchat.service import WebchatService
 from talia_webchat.tokens import SessionTokens
@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             tokens=SessionTokens(
                 settings.webchat.session_secret, ttl_seconds=settings.webchat.session_ttl_seconds
             ),
+            limits=Limits.from_settings(settings),
         )
         try:
             yield

@@ -6,12 +6,18 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from talia_core.ai.events import ReplyFinished, TextDelta
 from talia_core.errors import NotFound, PayloadTooLarge
-from talia_webchat.deps import AllowedOrigin, Session, State
+from talia_webchat.deps import (
+    AllowedOrigin,
+    Session,
+    State,
+    limit_ip,
+    limit_session_messages,
+)
 from talia_webchat.schemas import (
     ExchangeOut,
     HistoryOut,
@@ -21,7 +27,7 @@ from talia_webchat.schemas import (
     SessionCreated,
 )
 
-router = APIRouter(prefix="/api/webchat", tags=["webchat"])
+router = APIRouter(prefix="/api/webchat", tags=["webchat"], dependencies=[Depends(limit_ip)])
 
 
 @router.post("/sessions", status_code=201)
@@ -36,7 +42,7 @@ async def create_session(_origin: AllowedOrigin, state: State) -> SessionCreated
     )
 
 
-@router.post("/messages", response_model=None)
+@router.post("/messages", response_model=None, dependencies=[Depends(limit_session_messages)])
 async def post_message(
     body: MessageIn, request: Request, session: Session, state: State
 ) -> ExchangeOut | StreamingResponse:

@@ -128,6 +128,10 @@ class WebchatSettings(BaseSettings):
     session_secret: SecretStr = Field(min_length=32)
     session_ttl_seconds: int = Field(default=86_400, ge=60)
     max_text_chars: int = Field(default=4_000, ge=1, le=16_000)
+    # Per minute, per process: messages of one session, requests of one IP, new sessions of one IP.
+    session_messages_per_minute: int = Field(default=20, ge=1)
+    ip_requests_per_minute: int = Field(default=120, ge=1)
+    ip_sessions_per_minute: int = Field(default=10, ge=1)
 
     _no_placeholder = field_validator("session_secret")(_reject_placeholder)
 
