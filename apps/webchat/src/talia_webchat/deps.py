@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 
 from talia_core.errors import Forbidden, Unauthorized
 from talia_webchat.config import Settings
 from talia_webchat.limits import RateLimiter
+from talia_webchat.live import LiveReplies
 from talia_webchat.service import WebchatService
 from talia_webchat.tokens import SessionClaims, SessionTokens
 
@@ -40,11 +44,13 @@ class WebchatState:
     service: WebchatService
     tokens: SessionTokens
     limits: Limits
+    live: LiveReplies = field(default_factory=LiveReplies)
+    open_sockets: Counter[UUID] = field(default_factory=Counter)
 
 
-def get_state(request: Request) -> WebchatState:
-    """The webchat state the lifespan put on the app."""
-    state = getattr(request.app.state, "webchat", None)
+def get_state(connection: HTTPConnection) -> WebchatState:
+    """The webchat state the lifespan put on the app (for requests and sockets)."""
+    state = getattr(connection.app.state, "webchat", None)
     if not isinstance(state, WebchatState):
         raise RuntimeError("the webchat lifespan has not run")
     return state

@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI, core: CoreState) -> AsyncIterator[None]:
         client = create_openai_client(settings.openai)
         engine = TextEngine(client=client, registry=AssistantRegistry(core.pool), pool=core.pool)
-        app.state.webchat = WebchatState(
+        app.state.webchat = state = WebchatState(
             settings=settings,
             service=WebchatService(pool=core.pool, engine=engine, assistant=settings.app.assistant),
             tokens=SessionTokens(
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await state.live.drain(settings.app.shutdown_grace_seconds)
             await client.close()
 
     return create_service_app(

@@ -26,11 +26,14 @@ from talia_webchat.schemas import (
     ReplyOut,
     SessionCreated,
 )
+from talia_webchat.ws import router as socket_router
 
-router = APIRouter(prefix="/api/webchat", tags=["webchat"], dependencies=[Depends(limit_ip)])
+router = APIRouter(prefix="/api/webchat", tags=["webchat"])
+# Per-IP limits apply to HTTP endpoints; the socket is limited per session inside.
+limited_by_ip = [Depends(limit_ip)]
 
 
-@router.post("/sessions", status_code=201)
+@router.post("/sessions", status_code=201, dependencies=limited_by_ip)
 async def create_session(_origin: AllowedOrigin, state: State) -> SessionCreated:
     """Start a visitor session: a new conversation and a token bound to it."""
     opened = await state.service.open_session()
@@ -42,7 +45,11 @@ async def create_session(_origin: AllowedOrigin, state: State) -> SessionCreated
     )
 
 
-@router.post("/messages", response_model=None, dependencies=[Depends(limit_session_messages)])
+@router.post(
+    "/messages",
+    response_model=None,
+    dependencies=[*limited_by_ip, Depends(limit_session_messages)],
+)
 async def post_message(
     body: MessageIn, request: Request, session: Session, state: State
 ) -> ExchangeOut | StreamingResponse:
@@ -75,7 +82,7 @@ async def post_message(
     return ExchangeOut(message=MessageOut.from_row(stored), reply=reply)
 
 
-@router.get("/messages")
+@router.get("/messages", dependencies=limited_by_ip)
 async def list_messages(
     session: Session, state: State, after: int | None = Query(default=None, ge=0)
 ) -> HistoryOut:
@@ -108,3 +115,6 @@ async def _server_sent_events(
         else:
             reply = await _reply_out(event, state)
             yield _sse("done", reply.model_dump(mode="json"))
+
+
+router.include_router(socket_router)

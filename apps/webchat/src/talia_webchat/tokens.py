@@ -46,7 +46,9 @@ class SessionTokens:
         self, conversacion_id: UUID, *, now: float | None = None
     ) -> tuple[str, SessionClaims]:
         """A token for the conversation and its claims."""
-        claims = SessionClaims(conversacion_id, int(now or time.time()) + self._ttl)
+        claims = SessionClaims(
+            conversacion_id, int(time.time() if now is None else now) + self._ttl
+        )
         body = _b64(
             json.dumps({"cid": str(claims.conversacion_id), "exp": claims.expires_at}).encode()
         )
@@ -63,7 +65,7 @@ class SessionTokens:
             claims = SessionClaims(UUID(payload["cid"]), int(payload["exp"]))
         except (ValueError, KeyError, TypeError) as exc:
             raise Unauthorized("The session token is not valid.") from exc
-        if claims.expires_at <= (now or time.time()):
+        if claims.expires_at <= (time.time() if now is None else now):
             raise Unauthorized("The session has expired; start a new one.", code="session_expired")
         return claims
 

@@ -1,0 +1,167 @@
+"""The webchat WebSocket: authenticate, then stream replies as ack/typing/delta/done frames."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+
+from talia_core.ai.events import EngineEvent, ReplyFinished, TextDelta
+from talia_core.errors import TaliaError
+from talia_webchat.deps import WebchatState, get_state
+from talia_webchat.schemas import MessageIn, MessageOut
+from talia_webchat.tokens import SessionClaims
+
+router = APIRouter()
+log = structlog.stdlib.get_logger("talia.webchat.ws")
+
+AUTH_TIMEOUT_SECONDS = 10
+MAX_SOCKETS_PER_SESSION = 3
+# Close codes: 1008 policy (origin, too many sockets), 1009 frame too big, 4401 not authenticated.
+CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_UNAUTHORIZED = 1008, 1009, 4401
+
+
+class _Socket:
+    """One authenticated visitor socket."""
+
+    def __init__(self, websocket: WebSocket, state: WebchatState, claims: SessionClaims) -> None:
+        self.ws = websocket
+        self.state = state
+        self.conversacion_id = claims.conversacion_id
+        self.lock = asyncio.Lock()
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        async with self.lock:
+            await self.ws.send_text(json.dumps(frame, ensure_ascii=False, default=str))
+
+    async def error(self, code: str, message: str, **extra: Any) -> None:
+        await self.send({"type": "error", "code": code, "message": message, **extra})
+
+    async def replay(self, after: int | None) -> None:
+        """Replies in progress finish first, then everything after `after` is sent once."""
+        await self.state.live.wait_for(self.conversacion_id)
+        for row in await self.state.service.history(self.conversacion_id, after=after):
+            await self.send(
+                {"type": "message", "message": MessageOut.from_row(row).model_dump(mode="json")}
+            )
+
+    async def on_message(self, frame: dict[str, Any]) -> None:
+        try:
+            incoming = MessageIn.model_validate(frame)
+        except ValidationError as exc:
+            await self.error(
+                "validation_error", f"Invalid message frame: {exc.error_count()} errors"
+            )
+            return
+        limit = self.state.settings.webchat.max_text_chars
+        if len(incoming.text) > limit:
+            await self.error("payload_too_large", f"The text is over {limit} characters.")
+            return
+        try:
+            self.state.limits.session_messages.check(str(self.conversacion_id))
+        except TaliaError as exc:
+            await self.error(exc.code, exc.message, retry_after=exc.headers.get("Retry-After"))
+            return
+        message = await self.state.service.record_message(
+            conversacion_id=self.conversacion_id,
+            client_message_id=incoming.client_message_id,
+            text=incoming.text,
+        )
+        stored = await self.state.service.get_message(message.mensaje_id)
+        if stored is None:
+            await self.error("not_found", "This conversation no longer exists.")
+            return
+        await self.send(
+            {"type": "ack", "message": MessageOut.from_row(stored).model_dump(mode="json")}
+        )
+        await self.send({"type": "typing"})
+        events = self.state.service.reply(
+            conversacion_id=self.conversacion_id, message=message, text=stored.contenido or ""
+        )
+        self.state.live.start(self.conversacion_id, events, self.forward)
+
+    async def forward(self, event: EngineEvent) -> None:
+        if isinstance(event, TextDelta):
+            await self.send({"type": "delta", "text": event.text})
+            return
+        assert isinstance(event, ReplyFinished)
+        reply = await self.state.service.get_message(event.message_id) if event.message_id else None
+        await self.send(
+            {
+                "type": "done",
+                "message": MessageOut.from_row(reply).model_dump(mode="json") if reply else None,
+                "fallback": event.fallback,
+                "handed_off": event.handed_off,
+            }
+        )
+
+
+async def _authenticate(
+    websocket: WebSocket, state: WebchatState
+) -> tuple[SessionClaims, int | None] | None:
+    try:
+        raw = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_SECONDS)
+        frame = json.loads(raw)
+        if not isinstance(frame, dict) or frame.get("type") != "auth":
+            raise ValueError("first frame must be auth")
+        claims = state.tokens.verify(str(frame.get("token", "")))
+        after = frame.get("last_message_id")
+        return claims, int(after) if after is not None else None
+    except (TimeoutError, ValueError, TypeError, TaliaError) as exc:
+        reason = exc.message if isinstance(exc, TaliaError) else "Send {type: auth, token} first."
+        await websocket.send_text(
+            json.dumps({"type": "error", "code": "unauthorized", "message": reason})
+        )
+        await websocket.close(code=CLOSE_UNAUTHORIZED, reason="unauthorized")
+        return None
+
+
+@router.websocket("/ws")
+async def webchat_socket(websocket: WebSocket) -> None:
+    """Origin checked on the upgrade; first frame authenticates; then messages both ways."""
+    state = get_state(websocket)
+    origin = (websocket.headers.get("origin") or "").rstrip("/")
+    if origin not in state.settings.webchat.allowed_origins:
+        await websocket.close(code=CLOSE_POLICY)  # before accept: the upgrade gets a 403
+        return
+    await websocket.accept()
+    authenticated = await _authenticate(websocket, state)
+    if authenticated is None:
+        return
+    claims, after = authenticated
+    open_sockets = state.open_sockets
+    if open_sockets[claims.conversacion_id] >= MAX_SOCKETS_PER_SESSION:
+        await websocket.close(code=CLOSE_POLICY, reason="too many sockets for this session")
+        return
+    open_sockets[claims.conversacion_id] += 1
+    socket = _Socket(websocket, state, claims)
+    max_frame = state.settings.webchat.max_text_chars * 4 + 1024
+    try:
+        await socket.replay(after)
+        while True:
+            raw = await websocket.receive_text()
+            if len(raw) > max_frame:
+                await websocket.close(code=CLOSE_TOO_BIG, reason="frame too large")
+                return
+            try:
+                frame = json.loads(raw)
+            except json.JSONDecodeError:
+                await socket.error("bad_json", "Frames are JSON objects.")
+                continue
+            kind = frame.get("type") if isinstance(frame, dict) else None
+            if kind == "message":
+                await socket.on_message({k: v for k, v in frame.items() if k != "type"})
+            elif kind == "ping":
+                await socket.send({"type": "pong"})
+            else:
+                await socket.error("unknown_frame", f"Unknown frame type: {kind!r}.")
+    except WebSocketDisconnect:
+        pass
+    finally:
+        open_sockets[claims.conversacion_id] -= 1
+        if open_sockets[claims.conversacion_id] <= 0:
+            del open_sockets[claims.conversacion_id]
