@@ -1,0 +1,163 @@
+"""Webchat: (a) added time to first token over the WebSocket, (b) memory per idle socket.
+
+The app runs as its own uvicorn process (one worker) over the embedded PostgreSQL; the fake
+model runs in this process, so its send time and the client's receive time share one clock.
+
+    uv run python bench/webchat.py [--turns 200] [--sockets 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import psycopg
+from psycopg.types.json import Jsonb
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Origin
+
+from talia_core.migrations import migrate
+from talia_testkit.database import MIGRATIONS_DIR
+from talia_testkit.fake_openai import FakeOpenAI, Turn, run_fake_openai
+from talia_testkit.postgres import EmbeddedPostgres
+from talia_testkit.profiles import throwaway_profile
+
+ORIGIN = "http://bench.localhost"
+REPLY = "Claro, el plan anual cuesta 120 € e incluye soporte por WhatsApp y correo."
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _start_app(database_url: str, fake: FakeOpenAI, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "OPENAI_API_KEY": "sk-bench",
+        "OPENAI_BASE_URL": fake.base_url,
+        "TALIA_WEBCHAT_ALLOWED_ORIGINS": ORIGIN,
+        "TALIA_WEBCHAT_SESSION_SECRET": "b" * 48,
+        "TALIA_WEBCHAT_IP_SESSIONS_PER_MINUTE": "100000",
+        "TALIA_WEBCHAT_IP_REQUESTS_PER_MINUTE": "100000",
+        "TALIA_WEBCHAT_SESSION_MESSAGES_PER_MINUTE": "100000",
+        "TALIA_DB_POOL_MAX_SIZE": "10",
+        "TALIA_LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, "-m", "uvicorn", "talia_webchat.main:app", "--port", str(port)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the webchat app did not start")
+
+
+def _percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p99 = ordered[max(0, int(len(ordered) * 0.99) - 1)]
+    return f"p50 {statistics.median(ordered) * 1000:6.3f} ms   p99 {p99 * 1000:6.3f} ms"
+
+
+async def _session(http: httpx.AsyncClient) -> str:
+    response = await http.post("/api/webchat/sessions", headers={"Origin": ORIGIN})
+    response.raise_for_status()
+    return str(response.json()["session_token"])
+
+
+async def _authenticated(port: int, token: str) -> ClientConnection:
+    ws = await connect(f"ws://127.0.0.1:{port}/api/webchat/ws", origin=Origin(ORIGIN))
+    await ws.send(json.dumps({"type": "auth", "token": token}))
+    await ws.send(json.dumps({"type": "ping"}))
+    while json.loads(await ws.recv())["type"] != "pong":
+        pass
+    return ws
+
+
+async def first_token(port: int, fake: FakeOpenAI, turns: int) -> list[float]:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        ws = await _authenticated(port, await _session(http))
+    samples: list[float] = []
+    for index in range(turns + 10):
+        fake.add_turns(Turn(text=REPLY, deltas=12))
+        await ws.send(
+            json.dumps({"type": "message", "client_message_id": f"m{index}", "text": "¿precio?"})
+        )
+        received = 0.0
+        while True:
+            frame = json.loads(await ws.recv())
+            if frame["type"] == "delta" and not received:
+                received = time.perf_counter()
+            if frame["type"] == "done":
+                break
+        if index >= 10:
+            samples.append(received - fake.script.delta_marks[-1][0])
+    await ws.close()
+    return samples
+
+
+async def idle_memory(port: int, pid: int, count: int) -> tuple[float, float]:
+    server = psutil.Process(pid)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        tokens = [await _session(http) for _ in range(count)]
+    before = server.memory_info().rss
+    sockets: list[ClientConnection] = []
+    for start in range(0, count, 100):
+        sockets += await asyncio.gather(
+            *(_authenticated(port, t) for t in tokens[start : start + 100])
+        )
+    await asyncio.sleep(1)
+    after = server.memory_info().rss
+    await asyncio.gather(*(ws.close() for ws in sockets))
+    return before / 2**20, (after - before) / count / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--turns", type=int, default=200)
+    parser.add_argument("--sockets", type=int, default=2000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="talia-bench-") as tmp, run_fake_openai() as fake:
+        database = EmbeddedPostgres.start(Path(tmp) / "data")
+        port = _free_port()
+        app = None
+        try:
+            migrate(database.url, MIGRATIONS_DIR)
+            with psycopg.connect(database.url, autocommit=True) as conn:
+                profile = throwaway_profile(key="default", model="fake-model")
+                conn.execute("select public.guardar_asistente('default', %s)", (Jsonb(profile),))
+            app = _start_app(database.url, fake, port)
+            samples = asyncio.run(first_token(port, fake, args.turns))
+            base_mb, per_socket_kb = asyncio.run(idle_memory(port, app.pid, args.sockets))
+        finally:
+            if app is not None:
+                app.terminate()
+                app.wait(30)
+            database.stop()
+    print(f"(a) fake's first delta -> first delta frame at the client, {args.turns} turns")
+    print(f"    {_percentiles(samples)}   (goal p50 <= 5 ms)")
+    print(
+        f"(b) {args.sockets} idle authenticated sockets, one process (RSS before: {base_mb:.0f} MB)"
+    )
+    print(f"    {per_socket_kb:.1f} KB per socket   (goal <= 100 KB)")
+
+
+if __name__ == "__main__":
+    main()
