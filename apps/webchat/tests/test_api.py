@@ -253,3 +253,24 @@ def test_too_many_new_sessions_from_one_ip_get_429(strict_chat: Chat) -> None:
 
     assert response.status_code == 429
     assert "Retry-After" in response.headers
+
+
+def test_a_handed_off_conversation_gets_the_profile_notice_and_no_reply(chat: Chat) -> None:
+    with psycopg.connect(chat.database_url, autocommit=True) as conn:
+        profile = throwaway_profile(
+            key="default", fallback={"default": "test fallback", "handoff": "test handoff notice"}
+        )
+        conn.execute("select public.guardar_asistente('default', %s)", (Jsonb(profile),))
+    session = chat.start_session()
+    with psycopg.connect(chat.database_url, autocommit=True) as conn:
+        conn.execute("select public.marcar_handoff(%s)", (session["conversation_id"],))
+
+    reply = chat.send(session["session_token"], "c-1", "¿hola?").json()["reply"]
+
+    assert reply == {
+        "message": None,
+        "fallback": False,
+        "handed_off": True,
+        "notice": "test handoff notice",
+    }
+    assert chat.fake.requests("/v1/responses") == []

@@ -98,6 +98,7 @@ async def _reply_out(event: ReplyFinished, state: State) -> ReplyOut:
         message=MessageOut.from_row(stored) if stored else None,
         fallback=event.fallback,
         handed_off=event.handed_off,
+        notice=event.notice,
     )
 
 

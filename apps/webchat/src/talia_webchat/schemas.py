@@ -53,6 +53,7 @@ class ReplyOut(BaseModel):
     message: MessageOut | None
     fallback: bool = False
     handed_off: bool = False
+    notice: str | None = None
 
 
 class ExchangeOut(BaseModel):

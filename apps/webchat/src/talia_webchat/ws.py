@@ -96,6 +96,7 @@ class _Socket:
                 "message": MessageOut.from_row(reply).model_dump(mode="json") if reply else None,
                 "fallback": event.fallback,
                 "handed_off": event.handed_off,
+                "notice": event.notice,
             }
         )
 

@@ -68,11 +68,12 @@ class TextEngine:
         conversation = await self._conversaciones.get(turn.conversacion_id)
         if conversation is None:
             raise LookupError(f"conversation {turn.conversacion_id} does not exist")
-        if conversation.estado == "handoff":
-            yield ReplyFinished(text="", message_id=None, handed_off=True)
-            return
         profile = await self._registry.get(conversation.asistente_clave)
         profile = profile.for_channel(conversation.canal)
+        if conversation.estado == "handoff":
+            notice = profile.fallback.handoff
+            yield ReplyFinished(text="", message_id=None, handed_off=True, notice=notice)
+            return
         started = time.perf_counter()
         usage: dict[str, int] = {}
         handed_off = False
@@ -126,7 +127,11 @@ class TextEngine:
             chars=len(text),
         )
         yield ReplyFinished(
-            text=text, message_id=stored.mensaje_id, handed_off=handed_off, usage=usage
+            text=text,
+            message_id=stored.mensaje_id,
+            handed_off=handed_off,
+            notice=profile.fallback.handoff if handed_off else None,
+            usage=usage,
         )
 
     async def _openai_conversation(self, conversation: Conversacion) -> str:
