@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from importlib import resources
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from talia_core.ai.events import ReplyFinished, TextDelta
 from talia_core.errors import NotFound, PayloadTooLarge
@@ -116,6 +118,27 @@ async def _server_sent_events(
         else:
             reply = await _reply_out(event, state)
             yield _sse("done", reply.model_dump(mode="json"))
+
+
+@router.get("/widget.js", include_in_schema=False)
+async def widget() -> Response:
+    """The embeddable widget."""
+    return Response(
+        _static("widget.js"),
+        media_type="text/javascript; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+@router.get("/demo", include_in_schema=False)
+async def demo() -> HTMLResponse:
+    """A page that embeds the widget, as a business site would."""
+    return HTMLResponse(_static("demo.html"))
+
+
+@functools.cache
+def _static(name: str) -> bytes:
+    return resources.files("talia_webchat").joinpath("static", name).read_bytes()
 
 
 router.include_router(socket_router)

@@ -35,6 +35,7 @@ class MessageOut(BaseModel):
     text: str
     created_at: datetime
     reply_to: int | None = None
+    client_message_id: str | None = None
 
     @classmethod
     def from_row(cls, row: Mensaje) -> MessageOut:
@@ -44,6 +45,7 @@ class MessageOut(BaseModel):
             text=row.contenido or "",
             created_at=row.created_at,
             reply_to=row.respuesta_a,
+            client_message_id=row.proveedor_id if row.direccion == "inbound" else None,
         )
 
 

@@ -30,13 +30,18 @@ class RunningServer:
 
 
 @contextmanager
-def serve_app(app: ASGIApp, *, lifespan: str = "on", timeout: int = 10) -> Iterator[RunningServer]:
-    """Run `app` until the block ends; its lifespan starts before the block and stops after."""
+def serve_app(
+    app: ASGIApp, *, lifespan: str = "on", timeout: int = 10, port: int = 0
+) -> Iterator[RunningServer]:
+    """Run `app` until the block ends; its lifespan starts before the block and stops after.
+
+    `port` 0 picks a free one; a fixed port lets settings name the server's own origin.
+    """
     # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when the
     # listener says TCP explicitly; without it, small streamed writes wait ~40 ms on Nagle.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         app,
@@ -69,3 +74,10 @@ def serve_app(app: ASGIApp, *, lifespan: str = "on", timeout: int = 10) -> Itera
         server.should_exit = True
         thread.join(timeout + 5)
         sock.close()
+
+
+def free_port() -> int:
+    """A port that was free a moment ago on 127.0.0.1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

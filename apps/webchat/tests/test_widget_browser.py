@@ -1,0 +1,144 @@
+"""The widget in a real headless Chromium: chat, reload, safety, accessibility, phone size."""
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from psycopg.types.json import Jsonb
+
+from talia_testkit.fake_openai import FakeOpenAI, Turn
+from talia_testkit.profiles import throwaway_profile
+from talia_testkit.server import free_port, serve_app
+from talia_testkit.settings import (
+    app_settings,
+    database_settings,
+    logging_settings,
+    openai_settings,
+    webchat_settings,
+)
+from talia_webchat.config import Settings
+from talia_webchat.main import create_app
+
+CHROMIUM = next(
+    filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None
+)
+# Skipped on a laptop without Chromium; in CI (.ci/run installs Debian's) they must run.
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None and os.environ.get("CI") != "true",
+    reason="Chromium is not installed (`apt-get install chromium`; .ci/run does it)",
+)
+# Flags for a sandboxed machine with no network but loopback.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def demo_url(database_url: str, fake_openai: FakeOpenAI) -> Iterator[str]:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        profile = throwaway_profile(key="default")
+        conn.execute("select public.guardar_asistente('default', %s)", (Jsonb(profile),))
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    settings = Settings(
+        app=app_settings(),
+        database=database_settings(database_url),
+        logging=logging_settings(),
+        webchat=webchat_settings(allowed_origins=(origin,)),
+        openai=openai_settings(fake_openai.base_url),
+    )
+    with serve_app(create_app(settings), port=port):
+        yield f"{origin}/api/webchat/demo"
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def _open_chat(page: Page, url: str) -> None:
+    page.goto(url)
+    page.get_by_role("button", name="Abrir chat").click()
+    expect(page.get_by_role("dialog", name="TalIA")).to_be_visible()
+
+
+def _say(page: Page, text: str) -> None:
+    page.get_by_role("textbox", name="Mensaje").fill(text)
+    page.keyboard.press("Enter")
+
+
+def test_a_visitor_chats_and_sees_the_history_after_a_reload(
+    browser: Browser, demo_url: str, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.add_turns(Turn(text="¡Hola! Abrimos de 9 a 18 h.", deltas=5, delta_delay=0.05))
+    page = browser.new_page()
+
+    _open_chat(page, demo_url)
+    _say(page, "¿Cuál es el horario?")
+    log = page.get_by_role("log")
+    expect(log).to_contain_text("¡Hola! Abrimos de 9 a 18 h.")
+    expect(page.get_by_role("status")).to_have_text("")  # typing indicator gone
+    page.reload()
+    _open_chat(page, demo_url)
+
+    expect(log).to_contain_text("¿Cuál es el horario?")
+    expect(log).to_contain_text("¡Hola! Abrimos de 9 a 18 h.")
+    assert log.inner_text().count("Abrimos de 9 a 18 h.") == 1
+
+
+def test_assistant_html_is_shown_as_text(
+    browser: Browser, demo_url: str, fake_openai: FakeOpenAI
+) -> None:
+    attack = "<img src=x onerror=\"document.title='pwned'\">"
+    fake_openai.add_turns(Turn(text=attack))
+    page = browser.new_page()
+
+    _open_chat(page, demo_url)
+    _say(page, "hola")
+
+    expect(page.get_by_role("log")).to_contain_text(attack)
+    assert page.locator("[data-talia-webchat] img").count() == 0
+    assert page.title() != "pwned"
+
+
+def test_the_open_panel_has_no_serious_accessibility_violations(
+    browser: Browser, demo_url: str, tmp_path: Path
+) -> None:
+    page = browser.new_page()
+    _open_chat(page, demo_url)
+
+    results = Axe().run(page)
+
+    serious = [
+        violation["id"]
+        for violation in results.response["violations"]
+        if violation["impact"] in {"serious", "critical"}
+    ]
+    assert serious == []
+    page.screenshot(path=str(tmp_path / "widget.png"))
+
+
+def test_the_panel_fits_a_phone_screen(browser: Browser, demo_url: str) -> None:
+    page = browser.new_page(viewport={"width": 375, "height": 667})
+    _open_chat(page, demo_url)
+
+    box = page.get_by_role("dialog", name="TalIA").bounding_box()
+
+    assert box is not None
+    assert box["x"] >= 0
+    assert box["x"] + box["width"] <= 375
+    assert box["y"] >= 0
