@@ -142,3 +142,27 @@ def test_the_panel_fits_a_phone_screen(browser: Browser, demo_url: str) -> None:
     assert box["x"] >= 0
     assert box["x"] + box["width"] <= 375
     assert box["y"] >= 0
+
+
+def test_the_widget_says_when_a_person_takes_over_and_stops_typing(
+    browser: Browser, demo_url: str, fake_openai: FakeOpenAI, database_url: str
+) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        profile = throwaway_profile(
+            key="default",
+            fallback={"default": "test fallback", "handoff": "test: a person will answer you"},
+        )
+        conn.execute("select public.guardar_asistente('default', %s)", (Jsonb(profile),))
+    fake_openai.add_turns(Turn(text="primera respuesta"))
+    page = browser.new_page()
+    _open_chat(page, demo_url)
+    _say(page, "hola")
+    expect(page.get_by_role("log")).to_contain_text("primera respuesta")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("select public.marcar_handoff(conversacion_id) from public.conversaciones")
+
+    _say(page, "quiero hablar con una persona")
+
+    expect(page.get_by_role("log")).to_contain_text("test: a person will answer you")
+    expect(page.get_by_role("status")).to_have_text("")
+    assert len(fake_openai.requests("/v1/responses")) == 1
