@@ -1,6 +1,10 @@
 """The webchat WebSocket over a real connection: origin, auth, streaming, resume."""
 
+import base64
 import json
+import os
+import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,7 +15,16 @@ from websockets.sync.connection import Connection
 from websockets.typing import Origin
 
 from talia_testkit.fake_openai import FakeOpenAI, Turn
-from talia_testkit.settings import webchat_settings
+from talia_testkit.server import serve_app
+from talia_testkit.settings import (
+    app_settings,
+    database_settings,
+    logging_settings,
+    openai_settings,
+    webchat_settings,
+)
+from talia_webchat.config import Settings
+from talia_webchat.main import create_app
 from talia_webchat.tokens import SessionTokens
 
 from .test_api import ORIGIN, Chat, _serve_chat
@@ -152,14 +165,14 @@ def test_a_huge_frame_closes_with_1009(chat: Chat) -> None:
 def test_open_sockets_per_session_are_capped(chat: Chat) -> None:
     token = chat.start_session()["session_token"]
     sockets = [_open(chat, token) for _ in range(3)]
-    for socket in sockets:
-        socket.send(json.dumps({"type": "ping"}))
-        socket.recv(timeout=5)
+    for opened in sockets:
+        opened.send(json.dumps({"type": "ping"}))
+        opened.recv(timeout=5)
 
     with _open(chat, token) as extra, pytest.raises(ConnectionClosed) as closed:
         extra.recv(timeout=5)
-    for socket in sockets:
-        socket.close()
+    for opened in sockets:
+        opened.close()
 
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1008
@@ -175,3 +188,38 @@ def test_expired_token_is_refused(chat: Chat) -> None:
 
     assert frame["code"] == "unauthorized"
     assert "expired" in frame["message"]
+
+
+def test_heartbeats_close_a_connection_that_stops_answering(
+    database_url: str, fake_openai: FakeOpenAI
+) -> None:
+    settings = _settings_for(database_url, fake_openai)
+    with serve_app(create_app(settings), ws_ping_interval=0.3) as server:
+        silent = socket.create_connection((server.host, server.port), timeout=5)
+        key = base64.b64encode(os.urandom(16)).decode()
+        silent.sendall(
+            (
+                "GET /api/webchat/ws HTTP/1.1\r\n"
+                f"Host: {server.host}:{server.port}\r\n"
+                f"Origin: {ORIGIN}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        started = time.monotonic()
+        received = b""
+        while chunk := silent.recv(4096):  # never answers the server's pings
+            received += chunk
+        silent.close()
+
+    assert received.startswith(b"HTTP/1.1 101")
+    assert time.monotonic() - started < 5
+
+
+def _settings_for(database_url: str, fake: FakeOpenAI) -> Settings:
+    return Settings(
+        app=app_settings(),
+        database=database_settings(database_url),
+        logging=logging_settings(),
+        webchat=webchat_settings(allowed_origins=(ORIGIN,)),
+        openai=openai_settings(fake.base_url),
+    )

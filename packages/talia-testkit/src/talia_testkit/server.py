@@ -31,11 +31,17 @@ class RunningServer:
 
 @contextmanager
 def serve_app(
-    app: ASGIApp, *, lifespan: str = "on", timeout: int = 10, port: int = 0
+    app: ASGIApp,
+    *,
+    lifespan: str = "on",
+    timeout: int = 10,
+    port: int = 0,
+    ws_ping_interval: float | None = None,
 ) -> Iterator[RunningServer]:
     """Run `app` until the block ends; its lifespan starts before the block and stops after.
 
     `port` 0 picks a free one; a fixed port lets settings name the server's own origin.
+    `ws_ping_interval` turns on uvicorn's WebSocket heartbeats (ping, then close without pong).
     """
     # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when the
     # listener says TCP explicitly; without it, small streamed writes wait ~40 ms on Nagle.
@@ -48,7 +54,8 @@ def serve_app(
         lifespan=lifespan,  # type: ignore[arg-type]  # uvicorn types it as a Literal
         log_config=None,
         access_log=False,
-        ws_ping_interval=None,
+        ws_ping_interval=ws_ping_interval,
+        ws_ping_timeout=ws_ping_interval,
         timeout_graceful_shutdown=timeout,
     )
     server = uvicorn.Server(config)
