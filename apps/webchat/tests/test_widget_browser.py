@@ -166,3 +166,36 @@ def test_the_widget_says_when_a_person_takes_over_and_stops_typing(
     expect(page.get_by_role("log")).to_contain_text("test: a person will answer you")
     expect(page.get_by_role("status")).to_have_text("")
     assert len(fake_openai.requests("/v1/responses")) == 1
+
+
+def test_a_message_typed_while_the_server_is_down_arrives_once_after_it_returns(
+    browser: Browser, database_url: str, fake_openai: FakeOpenAI
+) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        profile = throwaway_profile(key="default")
+        conn.execute("select public.guardar_asistente('default', %s)", (Jsonb(profile),))
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    settings = Settings(
+        app=app_settings(),
+        database=database_settings(database_url),
+        logging=logging_settings(),
+        webchat=webchat_settings(allowed_origins=(origin,)),
+        openai=openai_settings(fake_openai.base_url),
+    )
+    fake_openai.add_turns(Turn(text="respuesta uno"), Turn(text="respuesta dos"))
+    page = browser.new_page()
+    log = page.get_by_role("log")
+    with serve_app(create_app(settings), port=port):
+        _open_chat(page, f"{origin}/api/webchat/demo")
+        _say(page, "mensaje uno")
+        expect(log).to_contain_text("respuesta uno")
+
+    expect(page.get_by_role("status")).to_have_text("Sin conexión. Reintentando…")
+    _say(page, "mensaje dos")
+    with serve_app(create_app(settings), port=port):
+        expect(log).to_contain_text("respuesta dos", timeout=20_000)
+        text = log.inner_text()
+
+    assert [text.count(s) for s in ("mensaje uno", "respuesta uno", "mensaje dos")] == [1, 1, 1]
+    assert len(fake_openai.requests("/v1/responses")) == 2
