@@ -12,6 +12,7 @@ from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 import structlog
 import uvicorn
 from fastapi import FastAPI
@@ -87,6 +88,18 @@ async def _serve_all(
     await asyncio.gather(*(server.serve() for server in servers))
 
 
+def _warn_without_profile(url: str, key: str) -> None:
+    """Channels answer 503 until the default profile exists: say so at start."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute("select 1 from public.asistentes where clave = %s", (key,)).fetchone()
+    if row is None:
+        log.warning(
+            "assistant_profile_missing",
+            key=key,
+            fix="uv run talia assistants import PATH (a YAML profile kept outside the repo)",
+        )
+
+
 @contextmanager
 def _model() -> Generator[str, None, None]:
     """OpenAI when `OPENAI_API_KEY` is set; otherwise the test kit's fake model, said loudly."""
@@ -114,6 +127,7 @@ def run_dev(*, host: str, base_port: int, data_dir: Path) -> None:
     with local_or_configured_database(data_dir) as database, _model() as model:
         os.environ["DATABASE_URL"] = database.url
         applied = migrate(database.url, MIGRATIONS_DIR)
+        _warn_without_profile(database.url, os.environ.get("TALIA_ASSISTANT", "default"))
         apps = {name: factory() for name, factory in _app_factories().items()}
         log.info(
             "dev_started",
