@@ -54,27 +54,35 @@ class Chat:
         return int(row[0]) if row else 0
 
 
-@contextmanager
-def _serve_chat(database_url: str, fake: FakeOpenAI, **webchat: Any) -> Iterator[Chat]:
+def save_profile(database_url: str, **changes: Any) -> None:
+    """Store a throwaway `default` profile (the app's TALIA_ASSISTANT)."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(
-            "select public.guardar_asistente('default', %s)",
-            (Jsonb(throwaway_profile(key="default")),),
-        )
-    settings = Settings(
+        profile = throwaway_profile(**{"key": "default", **changes})
+        conn.execute("select public.guardar_asistente('default', %s)", (Jsonb(profile),))
+
+
+def chat_settings(database_url: str, fake: FakeOpenAI, **webchat: Any) -> Settings:
+    """Settings for a webchat app on the test database and the fake model."""
+    return Settings(
         app=app_settings(),
         database=database_settings(database_url),
         logging=logging_settings(),
         webchat=webchat_settings(**webchat),
         openai=openai_settings(fake.base_url),
     )
+
+
+@contextmanager
+def serve_chat(database_url: str, fake: FakeOpenAI, **webchat: Any) -> Iterator[Chat]:
+    save_profile(database_url)
+    settings = chat_settings(database_url, fake, **webchat)
     with serve_app(create_app(settings)) as server, httpx.Client(base_url=server.http_url) as http:
         yield Chat(http, fake, database_url)
 
 
 @pytest.fixture
 def chat(database_url: str, fake_openai: FakeOpenAI) -> Iterator[Chat]:
-    with _serve_chat(database_url, fake_openai, max_text_chars=200) as served:
+    with serve_chat(database_url, fake_openai, max_text_chars=200) as served:
         yield served
 
 
@@ -227,7 +235,7 @@ def test_missing_token_is_refused(chat: Chat) -> None:
 
 @pytest.fixture
 def strict_chat(database_url: str, fake_openai: FakeOpenAI) -> Iterator[Chat]:
-    with _serve_chat(
+    with serve_chat(
         database_url, fake_openai, session_messages_per_minute=2, ip_sessions_per_minute=3
     ) as served:
         yield served
@@ -256,11 +264,10 @@ def test_too_many_new_sessions_from_one_ip_get_429(strict_chat: Chat) -> None:
 
 
 def test_a_handed_off_conversation_gets_the_profile_notice_and_no_reply(chat: Chat) -> None:
-    with psycopg.connect(chat.database_url, autocommit=True) as conn:
-        profile = throwaway_profile(
-            key="default", fallback={"default": "test fallback", "handoff": "test handoff notice"}
-        )
-        conn.execute("select public.guardar_asistente('default', %s)", (Jsonb(profile),))
+    save_profile(
+        chat.database_url,
+        fallback={"default": "test fallback", "handoff": "test handoff notice"},
+    )
     session = chat.start_session()
     with psycopg.connect(chat.database_url, autocommit=True) as conn:
         conn.execute("select public.marcar_handoff(%s)", (session["conversation_id"],))

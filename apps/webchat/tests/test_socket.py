@@ -17,22 +17,17 @@ from websockets.typing import Origin
 from talia_testkit.fake_openai import FakeOpenAI, Turn
 from talia_testkit.server import serve_app
 from talia_testkit.settings import (
-    app_settings,
-    database_settings,
-    logging_settings,
-    openai_settings,
     webchat_settings,
 )
-from talia_webchat.config import Settings
 from talia_webchat.main import create_app
 from talia_webchat.tokens import SessionTokens
 
-from .test_api import ORIGIN, Chat, _serve_chat
+from .test_api import ORIGIN, Chat, chat_settings, serve_chat
 
 
 @pytest.fixture
 def chat(database_url: str, fake_openai: FakeOpenAI) -> Iterator[Chat]:
-    with _serve_chat(database_url, fake_openai, max_text_chars=200) as served:
+    with serve_chat(database_url, fake_openai, max_text_chars=200) as served:
         yield served
 
 
@@ -193,7 +188,7 @@ def test_expired_token_is_refused(chat: Chat) -> None:
 def test_heartbeats_close_a_connection_that_stops_answering(
     database_url: str, fake_openai: FakeOpenAI
 ) -> None:
-    settings = _settings_for(database_url, fake_openai)
+    settings = chat_settings(database_url, fake_openai, allowed_origins=(ORIGIN,))
     with serve_app(create_app(settings), ws_ping_interval=0.3) as server:
         silent = socket.create_connection((server.host, server.port), timeout=5)
         key = base64.b64encode(os.urandom(16)).decode()
@@ -213,13 +208,3 @@ def test_heartbeats_close_a_connection_that_stops_answering(
 
     assert received.startswith(b"HTTP/1.1 101")
     assert time.monotonic() - started < 5
-
-
-def _settings_for(database_url: str, fake: FakeOpenAI) -> Settings:
-    return Settings(
-        app=app_settings(),
-        database=database_settings(database_url),
-        logging=logging_settings(),
-        webchat=webchat_settings(allowed_origins=(ORIGIN,)),
-        openai=openai_settings(fake.base_url),
-    )

@@ -9,20 +9,12 @@ import psycopg
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect, sync_playwright
-from psycopg.types.json import Jsonb
 
 from talia_testkit.fake_openai import FakeOpenAI, Turn
-from talia_testkit.profiles import throwaway_profile
 from talia_testkit.server import free_port, serve_app
-from talia_testkit.settings import (
-    app_settings,
-    database_settings,
-    logging_settings,
-    openai_settings,
-    webchat_settings,
-)
-from talia_webchat.config import Settings
 from talia_webchat.main import create_app
+
+from .test_api import chat_settings, save_profile
 
 CHROMIUM = next(
     filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None
@@ -46,18 +38,10 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture
 def demo_url(database_url: str, fake_openai: FakeOpenAI) -> Iterator[str]:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        profile = throwaway_profile(key="default")
-        conn.execute("select public.guardar_asistente('default', %s)", (Jsonb(profile),))
+    save_profile(database_url)
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
-    settings = Settings(
-        app=app_settings(),
-        database=database_settings(database_url),
-        logging=logging_settings(),
-        webchat=webchat_settings(allowed_origins=(origin,)),
-        openai=openai_settings(fake_openai.base_url),
-    )
+    settings = chat_settings(database_url, fake_openai, allowed_origins=(origin,))
     with serve_app(create_app(settings), port=port):
         yield f"{origin}/api/webchat/demo"
 
@@ -147,12 +131,10 @@ def test_the_panel_fits_a_phone_screen(browser: Browser, demo_url: str) -> None:
 def test_the_widget_says_when_a_person_takes_over_and_stops_typing(
     browser: Browser, demo_url: str, fake_openai: FakeOpenAI, database_url: str
 ) -> None:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        profile = throwaway_profile(
-            key="default",
-            fallback={"default": "test fallback", "handoff": "test: a person will answer you"},
-        )
-        conn.execute("select public.guardar_asistente('default', %s)", (Jsonb(profile),))
+    save_profile(
+        database_url,
+        fallback={"default": "test fallback", "handoff": "test: a person will answer you"},
+    )
     fake_openai.add_turns(Turn(text="primera respuesta"))
     page = browser.new_page()
     _open_chat(page, demo_url)
@@ -171,18 +153,10 @@ def test_the_widget_says_when_a_person_takes_over_and_stops_typing(
 def test_a_message_typed_while_the_server_is_down_arrives_once_after_it_returns(
     browser: Browser, database_url: str, fake_openai: FakeOpenAI
 ) -> None:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        profile = throwaway_profile(key="default")
-        conn.execute("select public.guardar_asistente('default', %s)", (Jsonb(profile),))
+    save_profile(database_url)
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
-    settings = Settings(
-        app=app_settings(),
-        database=database_settings(database_url),
-        logging=logging_settings(),
-        webchat=webchat_settings(allowed_origins=(origin,)),
-        openai=openai_settings(fake_openai.base_url),
-    )
+    settings = chat_settings(database_url, fake_openai, allowed_origins=(origin,))
     fake_openai.add_turns(Turn(text="respuesta uno"), Turn(text="respuesta dos"))
     page = browser.new_page()
     log = page.get_by_role("log")
