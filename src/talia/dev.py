@@ -36,6 +36,11 @@ def _dev_defaults(ports: dict[str, int]) -> dict[str, str]:
         "TALIA_LOG_FORMAT": "console",
         "TALIA_WEBCHAT_ALLOWED_ORIGINS": origins,
         "TALIA_WEBCHAT_SESSION_SECRET": secrets.token_urlsafe(48),
+        # No proxy locally: the voice app builds its stream URL from its own address, and a
+        # simulator signs with this throwaway account's token.
+        "TALIA_PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['voice']}",
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
     }
 
 

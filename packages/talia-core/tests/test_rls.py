@@ -137,3 +137,13 @@ def test_security_definer_functions_pin_an_empty_search_path(
     ).fetchall()
 
     assert loose == []
+
+
+@pytest.mark.parametrize("role", ["anon", "authenticated"])
+def test_call_stream_tokens_are_out_of_reach_of_api_roles(
+    conn: psycopg.Connection[tuple[object, ...]], role: str
+) -> None:
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        _as_role(conn, role, sql.SQL("select * from private.tokens_llamada"))
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        _as_role(conn, role, sql.SQL("select public.consumir_token_llamada('CA1', 'x')"))

@@ -11,6 +11,7 @@ from talia_core.config import (
     DatabaseSettings,
     LoggingSettings,
     OpenAISettings,
+    TwilioSettings,
     WebchatSettings,
 )
 
@@ -54,3 +55,16 @@ def webchat_settings(**overrides: Any) -> WebchatSettings:
         **overrides,
     }
     return WebchatSettings(_env_file=None, **values)
+
+
+def twilio_settings(api_base_url: str | None = None, **overrides: Any) -> TwilioSettings:
+    """The test account (the signer's auth token), optionally pointed at a fake Twilio."""
+    from talia_testkit.plugin import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
+
+    values: dict[str, Any] = {
+        "account_sid": TEST_ACCOUNT_SID,
+        "auth_token": SecretStr(TEST_AUTH_TOKEN),
+        "api_base_url": api_base_url,
+        **overrides,
+    }
+    return TwilioSettings(_env_file=None, **values)

@@ -1,0 +1,53 @@
+"""Calls in the database: register one from /incoming, spend its stream token once."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from uuid import UUID
+
+from psycopg_pool import AsyncConnectionPool
+
+from talia_core.repositories.calls import fetch_row, fetch_value
+
+
+@dataclass(frozen=True)
+class RegisteredCall:
+    """A call's conversation and the one-time token its stream must present."""
+
+    conversacion_id: UUID
+    contacto_id: UUID
+    repetido: bool
+    stream_token: str = ""
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class CallsRepository:
+    """The voice channel's writes that the shared repositories do not cover."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def register(
+        self, *, call_sid: str, caller: str, assistant: str, token_ttl_seconds: int
+    ) -> RegisteredCall:
+        """Contact, conversation and `call_started` for a call, with a fresh stream token."""
+        token = secrets.token_urlsafe(24)
+        row = await fetch_row(
+            self._pool,
+            "select * from public.registrar_llamada(%s, %s, %s, %s, %s)",
+            (call_sid, caller, assistant, _hash(token), token_ttl_seconds),
+            RegisteredCall,
+        )
+        return RegisteredCall(row.conversacion_id, row.contacto_id, row.repetido, token)
+
+    async def spend_stream_token(self, *, call_sid: str, token: str) -> UUID | None:
+        """The call's conversation when `token` is its unexpired, unused token; else None."""
+        found = await fetch_value(
+            self._pool, "select public.consumir_token_llamada(%s, %s)", (call_sid, _hash(token))
+        )
+        return found if isinstance(found, UUID) else None
