@@ -61,31 +61,33 @@ def test_unsigned_incoming_call_is_refused_and_nothing_stored(
         assert conn.execute("select count(*) from public.conversaciones").fetchone() == (0,)
 
 
-def test_over_capacity_the_caller_hears_the_profile_busy_text(
-    database_url: str, twilio_signer: TwilioSigner
-) -> None:
-    save_voice_profile(database_url)
-    app = create_app(voice_settings(database_url, max_concurrent_calls=1))
-    with serve_app(app) as server, httpx.Client(base_url=server.http_url) as http:
-        app.state.voice.live_calls.add("CA-already-talking")
-
-        response = _post(http, twilio_signer, "/api/voice/incoming", incoming_form())
-
-    twiml = ElementTree.fromstring(response.text)
-    assert twiml.findtext("./Say") == "test busy"
-    assert twiml.find("./Hangup") is not None
-
-
 def test_final_status_is_recorded(
     http: httpx.Client, twilio_signer: TwilioSigner, database_url: str
 ) -> None:
+    _post(http, twilio_signer, "/api/voice/incoming", incoming_form())
     form = {"CallSid": CALL_SID, "CallStatus": "completed", "CallDuration": "42"}
+
+    response = _post(http, twilio_signer, "/api/voice/status", form)
+    again = _post(http, twilio_signer, "/api/voice/status", form)
+
+    assert response.status_code == again.status_code == 204
+    with psycopg.connect(database_url) as conn:
+        ended = conn.execute(
+            "select e.payload, c.estado from public.eventos e"
+            " join public.conversaciones c using (conversacion_id) where e.tipo = 'call_ended'"
+        ).fetchall()
+    assert ended == [
+        ({"call_sid": CALL_SID, "status": "completed", "duration_seconds": 42}, "closed")
+    ]
+
+
+def test_status_of_an_unknown_call_is_acknowledged_and_stores_nothing(
+    http: httpx.Client, twilio_signer: TwilioSigner, database_url: str
+) -> None:
+    form = {"CallSid": CALL_SID, "CallStatus": "completed", "CallDuration": "3"}
 
     response = _post(http, twilio_signer, "/api/voice/status", form)
 
     assert response.status_code == 204
     with psycopg.connect(database_url) as conn:
-        payload = conn.execute(
-            "select payload from public.eventos where tipo = 'call_ended'"
-        ).fetchone()
-    assert payload == ({"call_sid": CALL_SID, "status": "completed", "duration_seconds": 42},)
+        assert conn.execute("select count(*) from public.eventos").fetchone() == (0,)

@@ -2,84 +2,14 @@
 
 import base64
 import json
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
-from xml.etree import ElementTree
 
-import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
 
-from talia_testkit.fake_openai import CallerSpeech, FakeOpenAI, RealtimeReply
-from talia_testkit.server import RunningServer, serve_app
-from talia_testkit.signing import TwilioSigner
-from talia_voice.main import create_app
+from talia_testkit.fake_openai import CallerSpeech, RealtimeReply
 
-from .voice_kit import (
-    CALL_SID,
-    CONNECTED,
-    PUBLIC,
-    incoming_form,
-    media,
-    save_voice_profile,
-    start,
-    voice_settings,
-)
-
-STREAM = "/api/voice/stream"
-FRAME = bytes(range(160))  # 20 ms of mu-law
-
-
-@dataclass
-class Phone:
-    server: RunningServer
-    http: httpx.Client
-    signer: TwilioSigner
-    fake: FakeOpenAI
-
-    def incoming(self, call_sid: str = CALL_SID) -> dict[str, str]:
-        form = incoming_form(call_sid)
-        signature = self.signer.sign(PUBLIC + "/api/voice/incoming", form)
-        response = self.http.post(
-            "/api/voice/incoming", data=form, headers={"X-Twilio-Signature": signature}
-        )
-        stream = ElementTree.fromstring(response.text).find("./Connect/Stream")
-        assert stream is not None
-        return {str(p.get("name")): str(p.get("value")) for p in stream.findall("./Parameter")}
-
-    def stream(self, signature: str | None = None) -> ClientConnection:
-        headers = {
-            "X-Twilio-Signature": signature or self.signer.sign("wss://talia.example.com" + STREAM)
-        }
-        return connect(self.server.ws_url + STREAM, additional_headers=headers, open_timeout=5)
-
-    def call(self) -> ClientConnection:
-        parameters = self.incoming()
-        socket = self.stream()
-        socket.send(CONNECTED)
-        socket.send(start(CALL_SID, parameters))
-        return socket
-
-
-@pytest.fixture
-def phone(
-    database_url: str, fake_openai: FakeOpenAI, twilio_signer: TwilioSigner
-) -> Iterator[Phone]:
-    save_voice_profile(database_url)
-    settings = voice_settings(database_url, fake_openai.base_url)
-    with serve_app(create_app(settings)) as server, httpx.Client(base_url=server.http_url) as http:
-        yield Phone(server, http, twilio_signer, fake_openai)
-
-
-def _wait_for(condition: Any, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
+from .voice_kit import CALL_SID, CONNECTED, FRAME, STREAM, Phone, media, start, wait_for
 
 
 def test_unsigned_or_forged_upgrade_is_refused(phone: Phone) -> None:
@@ -125,7 +55,7 @@ def test_a_token_works_once(phone: Phone) -> None:
     with phone.stream() as first:
         first.send(CONNECTED)
         first.send(start(CALL_SID, parameters))
-        _wait_for(lambda: phone.fake.realtime.connections == 1)
+        wait_for(lambda: phone.fake.realtime.connections == 1)
 
     with phone.stream() as again:
         again.send(CONNECTED)
@@ -140,7 +70,7 @@ def test_caller_audio_reaches_the_model_unchanged_and_in_order(phone: Phone) -> 
     with phone.call() as socket:
         for number, frame in enumerate(frames):
             socket.send(media(frame, number + 1, number * 20))
-        _wait_for(lambda: len(phone.fake.realtime.audio_in) == 25)
+        wait_for(lambda: len(phone.fake.realtime.audio_in) == 25)
 
     assert [base64.b64decode(a) for a in phone.fake.realtime.audio_in] == frames
     session = phone.fake.realtime.events("session.update")[0]["session"]
@@ -199,7 +129,7 @@ def test_barge_in_clears_twilio_and_truncates_to_what_was_heard(phone: Phone) ->
             if received == 30:  # the caller talks over the assistant
                 for number in range(2):
                     socket.send(media(FRAME, 10 + number, 200 + number * 20))
-        _wait_for(lambda: bool(phone.fake.realtime.events("conversation.item.truncate")))
+        wait_for(lambda: bool(phone.fake.realtime.events("conversation.item.truncate")))
 
     truncate = phone.fake.realtime.events("conversation.item.truncate")[0]
     assert truncate["content_index"] == 0

@@ -1,12 +1,14 @@
-"""Calls in the database: register one from /incoming, spend its stream token once."""
+"""Calls in the database: registered from /incoming, a one-time stream token, turns, the end."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from talia_core.repositories.calls import fetch_row, fetch_value
@@ -20,6 +22,14 @@ class RegisteredCall:
     contacto_id: UUID
     repetido: bool
     stream_token: str = ""
+
+
+@dataclass(frozen=True)
+class StoredTurn:
+    """A transcript turn as stored; `repetido` when that sequence was already stored."""
+
+    mensaje_id: int
+    repetido: bool
 
 
 def _hash(token: str) -> str:
@@ -51,3 +61,30 @@ class CallsRepository:
             self._pool, "select public.consumir_token_llamada(%s, %s)", (call_sid, _hash(token))
         )
         return found if isinstance(found, UUID) else None
+
+    async def record_turn(
+        self,
+        *,
+        call_sid: str,
+        sequence: int,
+        role: str,
+        text: str,
+        metadata: dict[str, Any] | None = None,
+    ) -> StoredTurn:
+        """One caller (`user`) or assistant turn of the call's transcript, by sequence."""
+        return await fetch_row(
+            self._pool,
+            "select * from public.registrar_turno_llamada(%s, %s, %s, %s, %s)",
+            (call_sid, sequence, role, text, Jsonb(metadata or {})),
+            StoredTurn,
+        )
+
+    async def end(self, *, call_sid: str, details: dict[str, Any]) -> bool:
+        """Close the call's conversation and add `details` to its one `call_ended` event."""
+        return bool(
+            await fetch_value(
+                self._pool,
+                "select public.terminar_llamada(%s, %s)",
+                (call_sid, Jsonb(details)),
+            )
+        )

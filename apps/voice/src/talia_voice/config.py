@@ -14,7 +14,11 @@ class CallSettings(BaseSettings):
     )
 
     max_concurrent_calls: int = Field(default=50, ge=1)
-    max_call_seconds: int = Field(default=1800, ge=10)
+    max_call_seconds: float = Field(default=1800, gt=0)
+    # Nobody has spoken for this long: the call ends with the profile's goodbye.
+    max_silence_seconds: float = Field(default=30.0, gt=0)
+    # On SIGTERM, live calls may go on this long before they are ended politely.
+    drain_seconds: float = Field(default=120.0, ge=0, le=3600)
     stream_token_ttl_seconds: int = Field(default=60, ge=5, le=600)
     # Twilio signs the Media Streams upgrade; relax only while diagnosing a proxy.
     require_stream_signature: bool = True

@@ -5,16 +5,22 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from talia_core.ai.tools import ToolRunner
 from talia_core.app import create_service_app, lazy_app
 from talia_core.assistants.registry import AssistantRegistry
 from talia_core.clients.openai import create_openai_client
+from talia_core.clients.twilio import close_twilio_client, create_twilio_client
 from talia_core.config import settings_or_exit
+from talia_core.repositories.contactos import ContactosRepository
+from talia_core.repositories.conversaciones import ConversacionesRepository
 from talia_core.repositories.eventos import EventosRepository
 from talia_core.security import TwilioSignatureVerifier
 from talia_core.state import CoreState
+from talia_voice.call_control import CallControl
 from talia_voice.calls import CallsRepository
 from talia_voice.config import Settings
 from talia_voice.deps import VoiceState
+from talia_voice.drain import CallDrain
 from talia_voice.router import router
 
 
@@ -30,21 +36,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI, core: CoreState) -> AsyncIterator[None]:
         client = create_openai_client(settings.openai)
+        twilio = create_twilio_client(settings.twilio)
         verifier = TwilioSignatureVerifier(
             auth_token=settings.twilio.auth_token, public_base_url=settings.app.public_origin or ""
         )
+        conversaciones = ConversacionesRepository(core.pool)
         app.state.twilio_signature_verifier = verifier
-        app.state.voice = VoiceState(
+        state = VoiceState(
             settings=settings,
             openai=client,
             registry=AssistantRegistry(core.pool),
             calls=CallsRepository(core.pool),
+            conversaciones=conversaciones,
             eventos=EventosRepository(core.pool),
+            tool_runner=ToolRunner(ContactosRepository(core.pool), conversaciones),
+            control=CallControl(twilio),
             verifier=verifier,
+            core=core,
         )
+        app.state.voice = state
+        drain = CallDrain(state)
+        drain.install()
         try:
             yield
         finally:
+            drain.uninstall()
+            await close_twilio_client(twilio)
             await client.close()
 
     return create_service_app(

@@ -31,6 +31,10 @@ class Playback:
             return
         self.played[item_id] = max(self.played.get(item_id, 0), int(total))
 
+    def has_played(self, item_id: str) -> bool:
+        """Whether every byte of `item_id` sent so far has played (or none was sent)."""
+        return self.played.get(item_id, 0) >= self.sent.get(item_id, 0)
+
     def is_speaking(self) -> bool:
         """Whether audio of the current item is still queued at Twilio."""
         item = self.current_item

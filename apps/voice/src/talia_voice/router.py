@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import json
+from uuid import UUID
 
+import openai
 import psycopg
 import structlog
 from fastapi import APIRouter, Response, WebSocket
 from psycopg_pool import PoolTimeout
+from websockets.exceptions import WebSocketException
 
 from talia_core.assistants.profile import AssistantProfile
 from talia_core.assistants.realtime import build_phone_session
 from talia_core.security import SIGNATURE_HEADER, SignedTwilioForm
-from talia_voice.bridge import CallBridge
+from talia_voice.bridge import CallBridge, CallLimits
 from talia_voice.deps import State, VoiceState, get_state
+from talia_voice.live_call import LiveCall
+from talia_voice.phone_tools import PhoneTools
+from talia_voice.playback import Playback
+from talia_voice.transcript import Transcript
 from talia_voice.twiml import connect_stream, reject_busy, say_and_hang_up
 
 router = APIRouter(prefix="/api/voice", tags=["voice"])
@@ -21,6 +28,9 @@ log = structlog.stdlib.get_logger("talia.voice")
 
 STREAM_PATH = "/api/voice/stream"
 FINAL_CALL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+DATABASE_ERRORS = (psycopg.Error, PoolTimeout)
+# The Realtime socket could not be opened or was refused.
+REALTIME_ERRORS = (OSError, WebSocketException, openai.OpenAIError)
 
 
 def _xml(twiml: str) -> Response:
@@ -31,6 +41,15 @@ def _language(profile: AssistantProfile) -> str | None:
     return profile.languages[0] if profile.languages else None
 
 
+def _closing_words(reason: str, profile: AssistantProfile) -> str | None:
+    """What Twilio says before hanging up when the call ends for `reason` (None: nothing)."""
+    if reason in {"realtime_closed", "realtime_unavailable"}:
+        return profile.fallback.default
+    if reason in {"max_duration", "silence", "shutdown"}:
+        return profile.fallback.goodbye or profile.fallback.default
+    return None
+
+
 @router.post("/incoming")
 async def incoming_call(form: SignedTwilioForm, state: State) -> Response:
     """Register the call and connect it to our Media Stream, or tell the caller why not."""
@@ -38,10 +57,11 @@ async def incoming_call(form: SignedTwilioForm, state: State) -> Response:
     settings = state.settings
     try:
         profile = (await state.registry.get(settings.app.assistant)).for_channel("voice")
-    except (psycopg.Error, PoolTimeout):
+    except DATABASE_ERRORS:
         return _xml(reject_busy())
-    if len(state.live_calls) >= settings.calls.max_concurrent_calls:
-        busy = profile.fallback.busy or profile.fallback.default
+    busy = profile.fallback.busy or profile.fallback.default
+    if not state.taking_calls:
+        log.warning("call_refused", reason="draining" if state.core.draining else "capacity")
         return _xml(say_and_hang_up(busy, language=_language(profile)))
     try:
         call = await state.calls.register(
@@ -50,8 +70,7 @@ async def incoming_call(form: SignedTwilioForm, state: State) -> Response:
             assistant=profile.key,
             token_ttl_seconds=settings.calls.stream_token_ttl_seconds,
         )
-    except (psycopg.Error, PoolTimeout):
-        busy = profile.fallback.busy or profile.fallback.default
+    except DATABASE_ERRORS:
         return _xml(say_and_hang_up(busy, language=_language(profile)))
     origin = settings.app.public_origin or ""
     return _xml(
@@ -71,16 +90,15 @@ async def incoming_call(form: SignedTwilioForm, state: State) -> Response:
 
 @router.post("/status", status_code=204)
 async def call_status(form: SignedTwilioForm, state: State) -> Response:
-    """Record the call's (or its stream's) status; the final one ends the call's record."""
-    status = str(form.get("CallStatus") or form.get("StreamEvent") or "")
-    call_sid = str(form.get("CallSid", ""))
+    """Record the call's final status and duration on its `call_ended` event."""
+    status = str(form.get("CallStatus") or "")
     if status in FINAL_CALL_STATUSES:
-        await state.eventos.record(
-            "call_ended",
-            payload={
-                "call_sid": call_sid,
+        duration = str(form.get("CallDuration") or "0")
+        await state.calls.end(
+            call_sid=str(form.get("CallSid", "")),
+            details={
                 "status": status,
-                "duration_seconds": int(str(form.get("CallDuration") or 0) or 0),
+                "duration_seconds": int(duration) if duration.isdigit() else 0,
             },
         )
     return Response(status_code=204)
@@ -109,7 +127,11 @@ async def media_stream(websocket: WebSocket) -> None:
         log.warning("stream_refused", reason="token")
         await websocket.close(code=1008, reason="invalid stream token")
         return
-    await _bridge(websocket, state, stream_sid=str(start.get("streamSid", "")), call_sid=call_sid)
+    call = await _live_call(state, conversation_id, call_sid, str(start.get("streamSid", "")))
+    if call is None:  # the contact was forgotten between /incoming and the stream
+        await websocket.close(code=1008, reason="unknown call")
+        return
+    await _bridge(websocket, state, call)
 
 
 async def _read_start(websocket: WebSocket) -> dict[str, object] | None:
@@ -128,24 +150,87 @@ async def _read_start(websocket: WebSocket) -> dict[str, object] | None:
     return None
 
 
-async def _bridge(
-    websocket: WebSocket, state: VoiceState, *, stream_sid: str, call_sid: str
-) -> None:
-    profile = (await state.registry.get(state.settings.app.assistant)).for_channel("voice")
-    state.live_calls.add(call_sid)
+async def _live_call(
+    state: VoiceState, conversation_id: UUID, call_sid: str, stream_sid: str
+) -> LiveCall | None:
+    conversation = await state.conversaciones.get(conversation_id)
+    if conversation is None:
+        return None
+    profile = (await state.registry.get(conversation.asistente_clave)).for_channel("voice")
+    return LiveCall(
+        call_sid=call_sid,
+        stream_sid=stream_sid,
+        conversacion_id=conversation.conversacion_id,
+        contacto_id=conversation.contacto_id,
+        profile=profile,
+    )
+
+
+async def _bridge(websocket: WebSocket, state: VoiceState, call: LiveCall) -> None:
+    """Run the call to its end, then say the closing words and record how it ended."""
+    settings = state.settings.calls
+    playback = Playback()
+    transcript = Transcript(state.calls, call_sid=call.call_sid, playback=playback)
+    if call.profile.greeting:
+        transcript.spoken(call.profile.greeting)  # Twilio said it before the stream opened
+    reason = "realtime_unavailable"
+    seconds = 0.0
     try:
-        async with state.openai.realtime.connect(model=profile.realtime_model) as realtime:
-            await realtime.session.update(session=build_phone_session(profile))
+        async with state.openai.realtime.connect(model=call.profile.realtime_model) as realtime:
+            await realtime.session.update(session=build_phone_session(call.profile))
             # Twilio already said the greeting; the model should know it did.
             await realtime.conversation.item.create(
                 item={
                     "type": "message",
                     "role": "assistant",
-                    "content": [{"type": "output_text", "text": profile.greeting}],
+                    "content": [{"type": "output_text", "text": call.profile.greeting}],
                 }
             )
-            bridge = CallBridge(twilio=websocket, realtime=realtime, stream_sid=stream_sid)
-            ended_by = await bridge.run(max_seconds=state.settings.calls.max_call_seconds)
-            log.info("call_bridged", ended_by=ended_by)
+            bridge = CallBridge(
+                twilio=websocket,
+                realtime=realtime,
+                call=call,
+                transcript=transcript,
+                tools=PhoneTools(
+                    call, runner=state.tool_runner, control=state.control, eventos=state.eventos
+                ),
+                limits=CallLimits(
+                    max_seconds=settings.max_call_seconds,
+                    max_silence_seconds=settings.max_silence_seconds,
+                ),
+                playback=playback,
+            )
+            state.call_started(call.call_sid, bridge)
+            reason = await bridge.run()
+            seconds = bridge.seconds
+    except REALTIME_ERRORS as exc:
+        log.error("realtime_unavailable", error=type(exc).__name__)
+    try:
+        await _finish(websocket, state, call, transcript, reason=reason, seconds=seconds)
     finally:
-        state.live_calls.discard(call_sid)
+        state.call_finished(call.call_sid)
+
+
+async def _finish(
+    websocket: WebSocket,
+    state: VoiceState,
+    call: LiveCall,
+    transcript: Transcript,
+    *,
+    reason: str,
+    seconds: float,
+) -> None:
+    words = _closing_words(reason, call.profile)
+    if words is not None:
+        await state.control.say_and_hang_up(call.call_sid, words, language=call.language)
+    elif reason == "assistant_hung_up":
+        # Nothing follows <Connect> in our TwiML: closing the stream ends the call.
+        await websocket.close()
+    log.info("call_bridged", ended_by=reason, seconds=round(seconds, 1))
+    await transcript.close()
+    try:
+        await state.calls.end(
+            call_sid=call.call_sid, details={"reason": reason, "bridged_seconds": round(seconds)}
+        )
+    except DATABASE_ERRORS as exc:
+        log.error("call_end_not_recorded", error=type(exc).__name__)

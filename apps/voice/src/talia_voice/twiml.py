@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from twilio.twiml.voice_response import Connect, Hangup, Reject, Say, Stream, VoiceResponse
+from twilio.twiml.voice_response import (
+    Connect,
+    Dial,
+    Hangup,
+    Reject,
+    Say,
+    Stream,
+    VoiceResponse,
+)
 
 
 def connect_stream(
@@ -33,6 +41,15 @@ def say_and_hang_up(text: str, *, language: str | None) -> str:
     response = VoiceResponse()
     response.append(Say(text, language=language) if language else Say(text))
     response.append(Hangup())
+    return str(response)
+
+
+def dial(number: str, *, announcement: str | None, language: str | None) -> str:
+    """Optionally announce, then connect the caller to `number`."""
+    response = VoiceResponse()
+    if announcement:
+        response.append(Say(announcement, language=language) if language else Say(announcement))
+    response.append(Dial(number))
     return str(response)
 
 

@@ -91,3 +91,8 @@ class ServiceUnavailable(TaliaError):
 class DatabaseUnavailable(ServiceUnavailable):
     code = "database_unavailable"
     message = "The database does not answer."
+
+
+class ShuttingDown(ServiceUnavailable):
+    code = "shutting_down"
+    message = "The service is shutting down and takes no new work."

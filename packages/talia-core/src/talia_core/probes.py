@@ -7,7 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from talia_core.db import is_database_ready
 from talia_core.deps import Core
-from talia_core.errors import DatabaseUnavailable
+from talia_core.errors import DatabaseUnavailable, ShuttingDown
 
 router = APIRouter(tags=["probes"])
 
@@ -18,9 +18,14 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", responses={503: {"description": "The database does not answer."}})
+@router.get(
+    "/ready",
+    responses={503: {"description": "The database does not answer, or the app is draining."}},
+)
 async def ready(core: Core) -> dict[str, str]:
-    """Readiness: 200 only while the database answers."""
+    """Readiness: 200 only while the database answers and the app takes new work."""
+    if core.draining:
+        raise ShuttingDown
     if not await is_database_ready(core.pool):
         raise DatabaseUnavailable
     return {"status": "ready"}

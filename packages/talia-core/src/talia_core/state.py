@@ -18,3 +18,5 @@ class CoreState:
     settings: ServiceSettings
     pool: AsyncConnectionPool
     metrics: HttpMetrics
+    # Set on shutdown while live work drains: /ready answers 503 so no new work arrives.
+    draining: bool = False

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Final
+
+import aiohttp
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from talia_core.config import TwilioSettings
+
+# Twilio was not reached or did not answer in time (its own errors are TwilioRestException).
+TWILIO_TRANSPORT_ERRORS: Final = (aiohttp.ClientError, TimeoutError)
 
 
 def create_twilio_client(settings: TwilioSettings, *, timeout_seconds: float = 10.0) -> Client:

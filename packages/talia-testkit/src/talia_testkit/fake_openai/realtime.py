@@ -19,7 +19,8 @@ from talia_testkit.fake_openai.script import ToolCall
 
 @dataclass(frozen=True)
 class RealtimeReply:
-    """One assistant response: mu-law audio in chunks with its transcript, or a tool call.
+    """One assistant response: mu-law audio in chunks with its transcript, a tool call, or
+    both (the audio first, as the model says goodbye and then hangs up).
 
     `chunk_interval` paces the chunks (0.02 s per 160 bytes is real time); `drop_after`
     closes the socket abruptly after that many chunks.
@@ -55,6 +56,7 @@ class RealtimeScript:
     received: list[dict[str, Any]] = field(default_factory=list)
     audio_in: list[str] = field(default_factory=list)
     connections: int = 0
+    disconnections: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def events(self, event_type: str) -> list[dict[str, Any]]:
@@ -93,6 +95,8 @@ class _Session:
         finally:
             if self.responding is not None:
                 self.responding.cancel()
+            with self.script.lock:
+                self.script.disconnections += 1
 
     async def handle(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
@@ -190,48 +194,62 @@ class _Session:
 
     async def stream(self, reply: RealtimeReply) -> None:
         self.response_id = response_id = new_id("resp")
-        item_id = new_id("item")
         await self.send(
             {
                 "type": "response.created",
                 "response": {"id": response_id, "status": "in_progress", "output": []},
             }
         )
+        output: list[dict[str, Any]] = []
+        if reply.audio or reply.transcript:
+            item = await self.stream_audio(reply, response_id)
+            if item is None:
+                return  # the socket was dropped
+            output.append(item)
         if reply.tool_call is not None:
-            call: dict[str, Any] = {
-                "id": item_id,
-                "type": "function_call",
-                "call_id": new_id("call"),
-                "name": reply.tool_call.name,
-                "arguments": json.dumps(reply.tool_call.arguments),
-                "status": "completed",
+            output.append(await self.call_tool(reply.tool_call, response_id, len(output)))
+        self.responding = None
+        await self.send(
+            {
+                "type": "response.done",
+                "response": {"id": response_id, "status": "completed", "output": output},
             }
-            await self.send(
-                {
-                    "type": "response.output_item.added",
-                    "response_id": response_id,
-                    "output_index": 0,
-                    "item": call,
-                }
-            )
-            await self.send(
-                {
-                    "type": "response.function_call_arguments.done",
-                    "response_id": response_id,
-                    "item_id": item_id,
-                    "output_index": 0,
-                    "call_id": call["call_id"],
-                    "name": call["name"],
-                    "arguments": call["arguments"],
-                }
-            )
-            await self.send(
-                {
-                    "type": "response.done",
-                    "response": {"id": response_id, "status": "completed", "output": [call]},
-                }
-            )
-            return
+        )
+
+    async def call_tool(
+        self, tool_call: ToolCall, response_id: str, output_index: int
+    ) -> dict[str, Any]:
+        call: dict[str, Any] = {
+            "id": new_id("item"),
+            "type": "function_call",
+            "call_id": new_id("call"),
+            "name": tool_call.name,
+            "arguments": json.dumps(tool_call.arguments),
+            "status": "completed",
+        }
+        await self.send(
+            {
+                "type": "response.output_item.added",
+                "response_id": response_id,
+                "output_index": output_index,
+                "item": call,
+            }
+        )
+        await self.send(
+            {
+                "type": "response.function_call_arguments.done",
+                "response_id": response_id,
+                "item_id": call["id"],
+                "output_index": output_index,
+                "call_id": call["call_id"],
+                "name": call["name"],
+                "arguments": call["arguments"],
+            }
+        )
+        return call
+
+    async def stream_audio(self, reply: RealtimeReply, response_id: str) -> dict[str, Any] | None:
+        item_id = new_id("item")
         where = {
             "response_id": response_id,
             "item_id": item_id,
@@ -263,7 +281,7 @@ class _Session:
         for number, chunk in enumerate(chunks):
             if reply.drop_after is not None and number >= reply.drop_after:
                 await self.ws.close(code=1011)
-                return
+                return None
             if reply.chunk_interval and number:
                 await asyncio.sleep(reply.chunk_interval)
             await self.send(
@@ -294,13 +312,7 @@ class _Session:
                 "item": done_item,
             }
         )
-        self.responding = None
-        await self.send(
-            {
-                "type": "response.done",
-                "response": {"id": response_id, "status": "completed", "output": [done_item]},
-            }
-        )
+        return done_item
 
 
 async def serve_realtime(websocket: WebSocket, script: RealtimeScript) -> None:
