@@ -23,6 +23,7 @@ from talia_core.config import LoggingSettings, load_settings
 from talia_core.logging import configure_logging
 from talia_core.migrations import migrate
 from talia_testkit.fake_openai import run_fake_openai
+from talia_testkit.fake_twilio import run_fake_twilio
 
 log = structlog.stdlib.get_logger("talia.dev")
 
@@ -39,9 +40,49 @@ def _dev_defaults(ports: dict[str, int]) -> dict[str, str]:
         # No proxy locally: the voice app builds its stream URL from its own address, and a
         # simulator signs with this throwaway account's token.
         "TALIA_PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['voice']}",
-        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-        "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
+        "TWILIO_WHATSAPP_FROM": "whatsapp:+14155238886",
     }
+
+
+# What the simulators need to sign and to find the fake Twilio of a running `talia dev`.
+DEV_ENV_NAMES = (
+    "TALIA_PUBLIC_BASE_URL",
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_API_BASE_URL",
+    "TWILIO_WHATSAPP_FROM",
+)
+
+
+@contextmanager
+def _twilio(data_dir: Path) -> Generator[str, None, None]:
+    """Twilio when `TWILIO_ACCOUNT_SID` is set; otherwise the test kit's fake, said loudly.
+
+    The values the simulators need are written to `<data dir>/dev.env` while it runs.
+    """
+    if os.environ.get("TWILIO_ACCOUNT_SID"):
+        yield "twilio"
+        return
+    account_sid, auth_token = "AC" + "0" * 32, secrets.token_hex(16)
+    with run_fake_twilio(account_sid, auth_token) as fake:
+        os.environ.update(
+            TWILIO_ACCOUNT_SID=account_sid,
+            TWILIO_AUTH_TOKEN=auth_token,
+            TWILIO_API_BASE_URL=fake.base_url,
+        )
+        log.warning(
+            "fake_twilio_in_use",
+            reason="TWILIO_ACCOUNT_SID is not set",
+            base_url=fake.base_url,
+            note="messages and calls go nowhere; the simulators show them",
+        )
+        data_dir.mkdir(parents=True, exist_ok=True)
+        dev_env = data_dir / "dev.env"
+        dev_env.write_text("".join(f"{n}={os.environ[n]}\n" for n in DEV_ENV_NAMES))
+        try:
+            yield "fake"
+        finally:
+            dev_env.unlink(missing_ok=True)
 
 
 def _app_factories() -> dict[str, Callable[[], FastAPI]]:
@@ -129,7 +170,11 @@ def run_dev(*, host: str, base_port: int, data_dir: Path) -> None:
     for name, value in _dev_defaults(ports).items():
         os.environ.setdefault(name, value)
     configure_logging(load_settings(LoggingSettings))
-    with local_or_configured_database(data_dir) as database, _model() as model:
+    with (
+        local_or_configured_database(data_dir) as database,
+        _model() as model,
+        _twilio(data_dir) as twilio,
+    ):
         os.environ["DATABASE_URL"] = database.url
         applied = migrate(database.url, MIGRATIONS_DIR)
         _warn_without_profile(database.url, os.environ.get("TALIA_ASSISTANT", "default"))
@@ -138,6 +183,7 @@ def run_dev(*, host: str, base_port: int, data_dir: Path) -> None:
             "dev_started",
             database="embedded" if database.embedded else "DATABASE_URL",
             model=model,
+            twilio=twilio,
             migrations_applied=len(applied),
             urls={name: f"http://{host}:{port}" for name, port in ports.items()},
             startup_ms=round((time.perf_counter() - started) * 1000),

@@ -4,19 +4,19 @@ from pathlib import Path
 
 import httpx
 
+from talia_testkit.fake_openai import FakeOpenAI
+from talia_testkit.fake_twilio import FakeTwilio
 from talia_testkit.processes import run_python
 from talia_testkit.server import serve_app
-from talia_testkit.settings import app_settings, database_settings, logging_settings
-from talia_whatsapp.config import Settings
 from talia_whatsapp.main import create_app
 
+from .whatsapp_kit import whatsapp_settings
 
-def test_app_answers_health_ready_and_metrics(database_url: str) -> None:
-    settings = Settings(
-        app=app_settings(),
-        database=database_settings(database_url),
-        logging=logging_settings(),
-    )
+
+def test_app_answers_health_ready_and_metrics(
+    database_url: str, fake_openai: FakeOpenAI, fake_twilio: FakeTwilio
+) -> None:
+    settings = whatsapp_settings(database_url, fake_openai.base_url, fake_twilio.base_url)
 
     with serve_app(create_app(settings)) as server, httpx.Client(base_url=server.http_url) as http:
         health = http.get("/health")
@@ -28,12 +28,13 @@ def test_app_answers_health_ready_and_metrics(database_url: str) -> None:
     assert 'route="/health"' in metrics.text
 
 
-def test_start_up_without_database_url_stops_with_one_line(tmp_path: Path) -> None:
+def test_start_up_without_configuration_stops_with_one_line(tmp_path: Path) -> None:
     result = run_python("import talia_whatsapp.main as main; main.app", cwd=tmp_path)
 
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "talia: configuration error: DATABASE_URL is required but not set"
+        "talia: configuration error: DATABASE_URL is required but not set;"
+        " TWILIO_ACCOUNT_SID is required but not set; TWILIO_AUTH_TOKEN is required but not set"
     ]
 
 

@@ -1,18 +1,37 @@
 """Dependencies of the WhatsApp endpoints, as `Annotated` aliases."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends
+from starlette.requests import HTTPConnection
 
-from talia_core.deps import Core
+from talia_core.repositories.contactos import ContactosRepository
+from talia_core.repositories.eventos import EventosRepository
+from talia_core.repositories.mensajes import MensajesRepository
 from talia_whatsapp.config import Settings
+from talia_whatsapp.store import WhatsAppStore
 
 
-def get_settings(core: Core) -> Settings:
-    """The settings this app was built with."""
-    if not isinstance(core.settings, Settings):
-        raise TypeError("the app was built with another app's settings")
-    return core.settings
+@dataclass
+class WhatsAppState:
+    """What the WhatsApp lifespan opened for the endpoints."""
+
+    settings: Settings
+    store: WhatsAppStore
+    contactos: ContactosRepository
+    mensajes: MensajesRepository
+    eventos: EventosRepository
 
 
-AppSettings = Annotated[Settings, Depends(get_settings)]
+def get_state(connection: HTTPConnection) -> WhatsAppState:
+    """The state the lifespan put on the app."""
+    state = getattr(connection.app.state, "whatsapp", None)
+    if not isinstance(state, WhatsAppState):
+        raise RuntimeError("the whatsapp lifespan has not run")
+    return state
+
+
+State = Annotated[WhatsAppState, Depends(get_state)]

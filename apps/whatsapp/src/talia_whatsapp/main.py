@@ -1,20 +1,63 @@
 """The WhatsApp app: `uvicorn talia_whatsapp.main:app`."""
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from talia_core.app import create_service_app, lazy_app
 from talia_core.config import settings_or_exit
+from talia_core.repositories.contactos import ContactosRepository
+from talia_core.repositories.eventos import EventosRepository
+from talia_core.repositories.mensajes import MensajesRepository
+from talia_core.security import TwilioSignatureVerifier
+from talia_core.state import CoreState
 from talia_whatsapp.config import Settings
+from talia_whatsapp.deps import WhatsAppState
 from talia_whatsapp.router import router
+from talia_whatsapp.runtime import open_replies
+from talia_whatsapp.store import WhatsAppStore
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; nothing opens until its lifespan starts."""
     settings = settings or settings_or_exit(Settings)
+    if settings.app.public_origin is None:
+        # Twilio signs the public address: without it no webhook can be verified.
+        raise SystemExit(
+            "talia: configuration error: TALIA_PUBLIC_BASE_URL is required by the whatsapp app"
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI, core: CoreState) -> AsyncIterator[None]:
+        app.state.twilio_signature_verifier = TwilioSignatureVerifier(
+            auth_token=settings.twilio.auth_token, public_base_url=settings.app.public_origin or ""
+        )
+        app.state.whatsapp = WhatsAppState(
+            settings=settings,
+            store=WhatsAppStore(core.pool),
+            contactos=ContactosRepository(core.pool),
+            mensajes=MensajesRepository(core.pool),
+            eventos=EventosRepository(core.pool),
+        )
+        async with open_replies(settings, core.pool) as replies:
+            worker = (
+                asyncio.create_task(replies.worker.run(), name="reply-worker")
+                if settings.whatsapp.run_worker
+                else None
+            )
+            try:
+                yield
+            finally:
+                if worker is not None:
+                    worker.cancel()  # running jobs finish within the grace period
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await worker
+
     return create_service_app(
-        channel="whatsapp",
-        settings=settings,
-        router=router,
+        channel="whatsapp", settings=settings, router=router, extend_lifespan=lifespan
     )
 
 

@@ -1,5 +1,76 @@
-"""WhatsApp endpoints under `/api/whatsapp`; each arrives with the channel's own issue."""
+"""WhatsApp endpoints under `/api/whatsapp`: inbound messages and delivery statuses."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+import structlog
+from fastapi import APIRouter, Response
+
+from talia_core.repositories.errors import RecordNotFound
+from talia_core.security import SignedTwilioForm
+from talia_whatsapp.deps import State
+from talia_whatsapp.schemas import DELIVERY_STATUSES, parse_inbound, parse_status
+from talia_whatsapp.sender import OUTSIDE_SESSION_WINDOW
 
 router = APIRouter(prefix="/api/whatsapp", tags=["whatsapp"])
+log = structlog.stdlib.get_logger("talia.whatsapp")
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
+def _keyword(text: str) -> str:
+    return " ".join(text.lower().split()).strip(" .!¡")
+
+
+@router.post("/webhook", response_class=Response)
+async def inbound_message(form: SignedTwilioForm, state: State) -> Response:
+    """Store the message and queue its reply in one transaction; acknowledge at once."""
+    message = parse_inbound(form)
+    settings = state.settings.whatsapp
+    keyword = _keyword(message.body)
+    opting_out = keyword in settings.opt_out_keywords
+    recorded = await state.store.record_inbound(
+        message,
+        assistant=state.settings.app.assistant,
+        debounce_ms=settings.debounce_ms,
+        answer=not opting_out,
+    )
+    if not recorded.repetido and (opting_out or keyword in settings.opt_in_keywords):
+        await state.contactos.set_opt_out(recorded.contacto_id, opt_out=opting_out)
+    log.info(
+        "whatsapp_inbound",
+        message_id=recorded.mensaje_id,
+        repeated=recorded.repetido,
+        queued=recorded.encolado,
+        kind=message.kind,
+    )
+    return Response(EMPTY_TWIML, media_type="text/xml")
+
+
+@router.post("/status", status_code=204, response_class=Response)
+async def delivery_status(form: SignedTwilioForm, state: State) -> Response:
+    """Move the sent message's status forward; older statuses arriving late change nothing."""
+    status = parse_status(form)
+    if status.status not in DELIVERY_STATUSES:
+        return Response(status_code=204)  # e.g. `accepted`: nothing to record
+    try:
+        updated = await state.mensajes.update_delivery(
+            canal="whatsapp",
+            proveedor_id=status.message_sid,
+            estado=status.status,
+            error_codigo=status.error_code,
+        )
+    except RecordNotFound:
+        log.info("status_for_unknown_message", status=status.status)
+        return Response(status_code=204)
+    if updated.cambiado and status.status in {"failed", "undelivered"}:
+        message = await state.mensajes.get(updated.mensaje_id)
+        await state.eventos.record(
+            "delivery_failed",
+            conversacion_id=message.conversacion_id if message else None,
+            payload={
+                "error_code": status.error_code,
+                "outside_session_window": status.error_code == str(OUTSIDE_SESSION_WINDOW),
+                "messages": [updated.mensaje_id],
+            },
+        )
+    return Response(status_code=204)

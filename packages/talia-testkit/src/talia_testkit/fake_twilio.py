@@ -67,6 +67,7 @@ class FakeTwilio:
         self.app = Starlette(
             routes=[
                 Route(API + "/Messages.json", self._create_message, methods=["POST"]),
+                Route(API + "/Messages.json", self._list_messages, methods=["GET"]),
                 Route(API + "/Messages/{sid}.json", self._fetch_message, methods=["GET"]),
                 Route(API + "/Calls/{sid}.json", self._update_call, methods=["POST"]),
                 Route("/v2/Indicators/Typing.json", self._typing, methods=["POST"]),
@@ -165,6 +166,25 @@ class FakeTwilio:
         with self._lock:
             self.messages[sid] = message
         return JSONResponse(message, status_code=201)
+
+    async def _list_messages(self, request: Request) -> Response:
+        if not self._is_authenticated(request):
+            return self._error(401, 20003, "Authenticate")
+        to = request.query_params.get("To")
+        with self._lock:
+            found = [m for m in self.messages.values() if to is None or m["to"] == to]
+        uri = f"{API.format(account_sid=self.account_sid)}/Messages.json"
+        return JSONResponse(
+            {
+                "messages": found,
+                "page": 0,
+                "page_size": max(len(found), 50),
+                "first_page_uri": uri,
+                "next_page_uri": None,
+                "previous_page_uri": None,
+                "uri": uri,
+            }
+        )
 
     async def _fetch_message(self, request: Request) -> Response:
         if not self._is_authenticated(request):

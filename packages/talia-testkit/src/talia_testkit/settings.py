@@ -68,3 +68,6 @@ def twilio_settings(api_base_url: str | None = None, **overrides: Any) -> Twilio
         **overrides,
     }
     return TwilioSettings(_env_file=None, **values)
+
+
+TEST_WHATSAPP_FROM = "whatsapp:+14155238886"

@@ -155,7 +155,7 @@ class MensajesRepository:
         self,
         *,
         canal: str,
-        proveedor_id: str,
+        proveedor_id: str | None,
         estado: str,
         error_codigo: str | None = None,
         mensaje_id: int | None = None,

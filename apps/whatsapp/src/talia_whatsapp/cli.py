@@ -1,0 +1,59 @@
+"""`talia-whatsapp`: run the reply worker on its own, or simulate a customer's message."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+
+from talia_core.config import settings_or_exit
+from talia_core.db import create_pool
+from talia_core.logging import configure_logging
+from talia_whatsapp.config import Settings
+from talia_whatsapp.runtime import open_replies
+from talia_whatsapp.simulate import SimulationError, load_simulation, simulate
+
+
+async def _work(settings: Settings) -> None:
+    pool = create_pool(settings.database, name="talia-whatsapp-worker")
+    await pool.open(wait=False)
+    try:
+        async with open_replies(settings, pool) as replies:
+            worker = asyncio.create_task(replies.worker.run())
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, worker.cancel)  # running jobs finish first
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+    finally:
+        await pool.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `talia-whatsapp` command."""
+    parser = argparse.ArgumentParser(prog="talia-whatsapp")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("worker", help="run reply jobs (with TALIA_WHATSAPP_RUN_WORKER=false)")
+    sim = commands.add_parser("simulate", help="send a signed message as Twilio would")
+    sim.add_argument("text")
+    sim.add_argument("--to", default="http://localhost:8001", help="the WhatsApp app's URL")
+    sim.add_argument("--from", dest="customer", default="whatsapp:+34600000000")
+    sim.add_argument("--dev-env", type=Path, default=Path(".talia/dev.env"))
+    args = parser.parse_args(argv)
+
+    if args.command == "worker":
+        settings = settings_or_exit(Settings)
+        configure_logging(settings.logging)
+        asyncio.run(_work(settings))
+        return
+    try:
+        simulation = load_simulation(app_url=args.to, customer=args.customer, dev_env=args.dev_env)
+        replies = asyncio.run(simulate(simulation, args.text))
+    except SimulationError as exc:
+        sys.exit(f"talia-whatsapp simulate: {exc}")
+    sys.stdout.write(f"> {args.text}\n")
+    for reply in replies:
+        sys.stdout.write(f"< {reply}\n")

@@ -1,0 +1,93 @@
+"""The reply queue: procrastinate on the app's Postgres, its task, and the worker that runs it.
+
+Jobs are queued by the webhook's SQL (`registrar_entrante_whatsapp`), not from Python, so a
+message and its job commit together. A worker that dies leaves its job `doing`; any live
+worker runs it again once the dead worker's heartbeat is older than `stalled_after_seconds`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from uuid import UUID
+
+import procrastinate
+import structlog
+from procrastinate import PsycopgConnector, RetryStrategy
+
+from talia_whatsapp.config import Settings
+from talia_whatsapp.store import REPLY_QUEUE, REPLY_TASK
+
+log = structlog.stdlib.get_logger("talia.whatsapp.jobs")
+
+Answer = Callable[[UUID], Awaitable[None]]
+
+
+def create_job_app(settings: Settings, answer: Answer) -> procrastinate.App:
+    """A procrastinate app whose reply task calls `answer(conversation id)`."""
+    connector = PsycopgConnector(
+        conninfo=settings.database.database_url.get_secret_value(),
+        min_size=1,
+        max_size=settings.whatsapp.worker_concurrency + 2,
+    )
+    app = procrastinate.App(connector=connector)
+
+    @app.task(
+        name=REPLY_TASK,
+        queue=REPLY_QUEUE,
+        retry=RetryStrategy(max_attempts=settings.whatsapp.max_attempts, exponential_wait=2),
+    )
+    async def reply(conversacion_id: str) -> None:
+        await answer(UUID(conversacion_id))
+
+    return app
+
+
+class ReplyWorker:
+    """Runs reply jobs until cancelled, and re-queues jobs of workers that died."""
+
+    def __init__(self, app: procrastinate.App, settings: Settings) -> None:
+        self._app = app
+        self._settings = settings.whatsapp
+        self._grace = settings.app.shutdown_grace_seconds
+
+    async def run(self) -> None:
+        """Work until cancelled; a cancel lets running jobs finish within the grace period."""
+        sweeper = asyncio.create_task(self._requeue_stalled(), name="stalled-jobs")
+        try:
+            await self._app.run_worker_async(
+                queues=[REPLY_QUEUE],
+                concurrency=self._settings.worker_concurrency,
+                fetch_job_polling_interval=self._settings.poll_seconds,
+                install_signal_handlers=False,
+                update_heartbeat_interval=self._settings.heartbeat_seconds,
+                stalled_worker_timeout=self._settings.stalled_after_seconds,
+                shutdown_graceful_timeout=self._grace,
+            )
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+
+    async def _requeue_stalled(self) -> None:
+        interval = max(self._settings.stalled_after_seconds / 3, 0.5)
+        while True:
+            try:
+                await self.requeue_stalled()
+            except Exception as exc:  # the sweep must outlive a database blip
+                log.warning("stalled_jobs_check_failed", error=type(exc).__name__)
+            await asyncio.sleep(interval)
+
+    async def requeue_stalled(self) -> int:
+        """Put jobs left `doing` by dead workers back in the queue; returns how many."""
+        stalled = await self._app.job_manager.get_stalled_jobs(
+            queue=REPLY_QUEUE, seconds_since_heartbeat=self._settings.stalled_after_seconds
+        )
+        count = 0
+        for job in stalled:
+            await self._app.job_manager.retry_job(job)
+            count += 1
+        if count:
+            log.warning("stalled_jobs_requeued", count=count)
+        return count

@@ -1,0 +1,201 @@
+"""The reply job: answer what a person wrote since the last reply, then send what is unsent.
+
+A job can die anywhere and run again: the reply is recorded (with an idempotency key) before
+anything is sent, a recorded reply is only sent from the `queued` state, and a part marked
+`sending` is never sent again, so a retry neither loses nor repeats a reply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+import openai
+import structlog
+
+from talia_core.ai.engine import TextEngine, UserTurn
+from talia_core.ai.events import ReplyFinished
+from talia_core.ai.transcription import transcribe_audio
+from talia_core.assistants.profile import AssistantProfile
+from talia_core.assistants.registry import AssistantRegistry
+from talia_core.repositories.contactos import Contacto, ContactosRepository
+from talia_core.repositories.conversaciones import Conversacion, ConversacionesRepository
+from talia_core.repositories.eventos import EventosRepository
+from talia_core.repositories.mensajes import Mensaje, MensajesRepository
+from talia_whatsapp.media import MediaFetcher, MediaUnavailable
+from talia_whatsapp.sender import NotSent, WhatsAppSender
+from talia_whatsapp.splitting import split_reply
+from talia_whatsapp.store import WhatsAppStore
+
+log = structlog.stdlib.get_logger("talia.whatsapp.replies")
+
+
+@dataclass(frozen=True)
+class _Turn:
+    text: str
+    unsupported_media: bool
+    last: Mensaje
+
+
+class ReplyService:
+    """What one reply job does for one conversation."""
+
+    def __init__(
+        self,
+        *,
+        store: WhatsAppStore,
+        engine: TextEngine,
+        sender: WhatsAppSender,
+        fetcher: MediaFetcher,
+        openai_client: openai.AsyncOpenAI,
+        registry: AssistantRegistry,
+        conversaciones: ConversacionesRepository,
+        contactos: ContactosRepository,
+        mensajes: MensajesRepository,
+        eventos: EventosRepository,
+    ) -> None:
+        self._store = store
+        self._engine = engine
+        self._sender = sender
+        self._fetcher = fetcher
+        self._openai = openai_client
+        self._registry = registry
+        self._conversaciones = conversaciones
+        self._contactos = contactos
+        self._mensajes = mensajes
+        self._eventos = eventos
+
+    async def answer(self, conversacion_id: UUID) -> None:
+        """Reply to the unanswered messages (if the assistant still may), then send."""
+        conversation = await self._conversaciones.get(conversacion_id)
+        if conversation is None:
+            return  # forgotten since it was queued
+        contact = await self._contactos.get(conversation.contacto_id)
+        if contact is None or contact.opt_out:
+            return
+        pending = await self._store.unanswered(conversacion_id)
+        if pending and conversation.estado == "open":
+            profile = (await self._registry.get(conversation.asistente_clave)).for_channel(
+                "whatsapp"
+            )
+            turn = await self._read(pending, profile, contact)
+            await self._reply(conversation, profile, turn)
+        await self._send_unsent(conversation, contact)
+
+    async def _read(
+        self, pending: list[Mensaje], profile: AssistantProfile, contact: Contacto
+    ) -> _Turn:
+        """The words of the pending messages, voice notes transcribed (once)."""
+        voice_notes = [m.mensaje_id for m in pending if m.tipo == "audio"]
+        transcribed = await self._store.transcripts(pending[0].conversacion_id, voice_notes)
+        texts: list[str] = []
+        unsupported = False
+        for message in pending:
+            if message.tipo == "audio":
+                heard = transcribed.get(message.mensaje_id) or await self._transcribe(
+                    message, profile, contact
+                )
+                if heard:
+                    texts.append(heard)
+                else:
+                    unsupported = True
+            elif message.tipo in {"image", "media"} and not message.contenido:
+                unsupported = True
+            elif message.contenido:
+                texts.append(message.contenido)
+        return _Turn("\n".join(texts), unsupported, pending[-1])
+
+    async def _transcribe(
+        self, message: Mensaje, profile: AssistantProfile, contact: Contacto
+    ) -> str | None:
+        media = message.media if isinstance(message.media, list) else []
+        if not media:
+            return None
+        try:
+            audio = await self._fetcher.fetch(str(media[0]["url"]))
+            text = await transcribe_audio(
+                self._openai,
+                audio=audio.content,
+                filename="voice-note." + audio.content_type.rsplit("/", 1)[-1],
+                content_type=audio.content_type,
+                model=profile.transcription_model,
+            )
+        except (MediaUnavailable, openai.APIError) as exc:
+            log.warning("voice_note_not_transcribed", error=type(exc).__name__)
+            return None
+        if text:
+            await self._store.add_transcript(
+                message, sender=contact.identidad, assistant=profile.key, text=text
+            )
+        return text or None
+
+    async def _reply(
+        self, conversation: Conversacion, profile: AssistantProfile, turn: _Turn
+    ) -> None:
+        key = f"whatsapp:{turn.last.mensaje_id}"
+        if not turn.text:
+            if turn.unsupported_media:
+                text = profile.fallback.unsupported_media or profile.fallback.default
+                await self._mensajes.record_outbound(
+                    conversacion_id=conversation.conversacion_id,
+                    contenido=text,
+                    idempotency_key=key,
+                    respuesta_a=turn.last.mensaje_id,
+                    metadata={"unsupported_media": True},
+                )
+            return
+        finished: ReplyFinished | None = None
+        user_turn = UserTurn(
+            conversacion_id=conversation.conversacion_id,
+            text=turn.text,
+            reply_to=turn.last.mensaje_id,
+            idempotency_key=key,
+        )
+        async for event in self._engine.reply(user_turn):
+            if isinstance(event, ReplyFinished):
+                finished = event
+        if finished is None or finished.message_id is None or not finished.text:
+            return
+        parts = split_reply(finished.text)
+        if len(parts) > 1:
+            await self._store.split(finished.message_id, parts)
+
+    async def _send_unsent(self, conversation: Conversacion, contact: Contacto) -> None:
+        unsent = await self._store.unsent(conversation.conversacion_id)
+        for position, message in enumerate(unsent):
+            await self._mensajes.update_delivery(
+                canal="whatsapp", proveedor_id=None, estado="sending", mensaje_id=message.mensaje_id
+            )
+            outcome = await self._sender.send(to=contact.identidad, body=message.contenido or "")
+            if isinstance(outcome, NotSent):
+                await self._give_up(conversation, unsent[position:], outcome)
+                return
+            await self._mensajes.update_delivery(
+                canal="whatsapp",
+                proveedor_id=outcome.sid,
+                estado="sending",
+                mensaje_id=message.mensaje_id,
+            )
+
+    async def _give_up(
+        self, conversation: Conversacion, messages: list[Mensaje], failure: NotSent
+    ) -> None:
+        """Record the failure on this part and the ones after it (they would fail alike)."""
+        for message in messages:
+            await self._mensajes.update_delivery(
+                canal="whatsapp",
+                proveedor_id=None,
+                estado="failed",
+                error_codigo=failure.code,
+                mensaje_id=message.mensaje_id,
+            )
+        await self._eventos.record(
+            "delivery_failed",
+            conversacion_id=conversation.conversacion_id,
+            contacto_id=conversation.contacto_id,
+            payload={
+                "error_code": failure.code,
+                "outside_session_window": failure.outside_session_window,
+                "messages": [m.mensaje_id for m in messages],
+            },
+        )

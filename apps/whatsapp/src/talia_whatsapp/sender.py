@@ -1,0 +1,93 @@
+"""Sending WhatsApp messages through the Twilio REST API, with its errors mapped."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aiohttp
+import structlog
+from twilio.base import values
+from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
+
+from talia_core.clients.twilio import TWILIO_TRANSPORT_ERRORS
+
+log = structlog.stdlib.get_logger("talia.whatsapp.sender")
+
+# Twilio error codes (https://www.twilio.com/docs/api/errors).
+TOO_MANY_REQUESTS = 20429
+OUTSIDE_SESSION_WINDOW = 63016  # more than 24 h since the person last wrote
+RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """Twilio accepted the message."""
+
+    sid: str
+
+
+@dataclass(frozen=True)
+class NotSent:
+    """Twilio refused the message (or could not be reached); `code` is Twilio's error code."""
+
+    code: str
+    status: int | None = None
+
+    @property
+    def outside_session_window(self) -> bool:
+        """The 24-hour window is closed: only a template could reach the person now."""
+        return self.code == str(OUTSIDE_SESSION_WINDOW)
+
+
+class WhatsAppSender:
+    """Creates messages from the configured sender (a number or a Messaging Service)."""
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        from_: str | None,
+        messaging_service_sid: str | None,
+        status_callback: str | None,
+        retry_delays: Sequence[float] = RETRY_DELAYS,
+    ) -> None:
+        if not from_ and not messaging_service_sid:
+            raise ValueError("a WhatsApp sender or a Messaging Service is required")
+        self._client = client
+        self._from = from_
+        self._service = messaging_service_sid
+        self._status_callback = status_callback
+        self._retry_delays = tuple(retry_delays)
+
+    async def send(self, *, to: str, body: str) -> Sent | NotSent:
+        """Send `body` to `to`; 429s and refused connections are retried with backoff."""
+        for delay in (*self._retry_delays, None):
+            try:
+                message = await self._client.messages.create_async(
+                    to=to,
+                    body=body,
+                    from_=self._from or values.unset,
+                    messaging_service_sid=self._service or values.unset,
+                    status_callback=self._status_callback or values.unset,
+                )
+                return Sent(str(message.sid))
+            except TwilioRestException as exc:
+                if (exc.status == 429 or exc.code == TOO_MANY_REQUESTS) and delay is not None:
+                    log.info("twilio_throttled", retry_in=delay)
+                    await asyncio.sleep(delay)
+                    continue
+                log.warning("message_not_sent", status=exc.status, code=exc.code)
+                return NotSent(str(exc.code or exc.status), exc.status)
+            except aiohttp.ClientConnectorError:
+                # Refused before anything was sent: safe to try again.
+                if delay is None:
+                    return NotSent("unreachable")
+                await asyncio.sleep(delay)
+            except TWILIO_TRANSPORT_ERRORS as exc:
+                # The request may have reached Twilio: never sent twice, reported instead.
+                log.warning("message_send_unknown", error=type(exc).__name__)
+                return NotSent("transport")
+        return NotSent("unreachable")

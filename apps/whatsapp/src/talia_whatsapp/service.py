@@ -1,1 +1,0 @@
-"""WhatsApp channel logic: plain values in, typed collaborators, no FastAPI import."""

@@ -1,0 +1,143 @@
+"""The WhatsApp app's reads and writes that the shared repositories do not cover."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from talia_core.repositories.calls import fetch_row, fetch_rows
+from talia_core.repositories.mensajes import Mensaje
+from talia_whatsapp.schemas import InboundMessage
+
+# Procrastinate's names for the reply task and its queue.
+REPLY_TASK = "talia_whatsapp.reply"
+REPLY_QUEUE = "whatsapp"
+
+
+@dataclass(frozen=True)
+class InboundRecorded:
+    """An inbound message as stored; `encolado` when a reply job waits for it."""
+
+    mensaje_id: int
+    conversacion_id: UUID
+    contacto_id: UUID
+    repetido: bool
+    encolado: bool
+
+
+@dataclass(frozen=True)
+class Part:
+    """One stored part of a split reply."""
+
+    mensaje_id: int
+    parte: int
+
+
+def _media(message: InboundMessage) -> list[dict[str, str]] | None:
+    if not message.media:
+        return None
+    return [{"url": m.url, "content_type": m.content_type} for m in message.media]
+
+
+class WhatsAppStore:
+    """Inbound messages with their reply job, what a job answers, what it still must send."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def record_inbound(
+        self,
+        message: InboundMessage,
+        *,
+        assistant: str,
+        debounce_ms: int,
+        answer: bool = True,
+    ) -> InboundRecorded:
+        """Store the message and, if the assistant should answer, queue its reply job."""
+        return await fetch_row(
+            self._pool,
+            "select * from public.registrar_entrante_whatsapp("
+            "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                message.sender,
+                assistant,
+                message.message_sid,
+                message.text or None,
+                message.kind,
+                Jsonb(_media(message)) if message.media else None,
+                message.profile_name,
+                Jsonb(message.metadata),
+                REPLY_TASK,
+                REPLY_QUEUE,
+                debounce_ms,
+                answer,
+            ),
+            InboundRecorded,
+        )
+
+    async def unanswered(self, conversacion_id: UUID) -> list[Mensaje]:
+        """The person's messages after the last one a reply answered, in order."""
+        return await fetch_rows(
+            self._pool,
+            "select m.* from public.mensajes m where m.conversacion_id = %(c)s"
+            " and m.direccion = 'inbound' and m.tipo <> 'transcript'"
+            " and m.mensaje_id > coalesce(("
+            "   select max(r.respuesta_a) from public.mensajes r"
+            "   where r.conversacion_id = %(c)s and r.direccion = 'outbound'), 0)"
+            " order by m.mensaje_id",
+            {"c": conversacion_id},
+            Mensaje,
+        )
+
+    async def transcripts(self, conversacion_id: UUID, mensaje_ids: list[int]) -> dict[int, str]:
+        """Stored transcripts of these voice notes, by the voice note's message id."""
+        rows = await fetch_rows(
+            self._pool,
+            "select * from public.mensajes where conversacion_id = %s and tipo = 'transcript'"
+            " and (metadata ->> 'transcript_of')::bigint = any(%s)",
+            (conversacion_id, mensaje_ids),
+            Mensaje,
+        )
+        return {int(r.metadata["transcript_of"]): r.contenido or "" for r in rows}
+
+    async def unsent(self, conversacion_id: UUID) -> list[Mensaje]:
+        """Replies recorded but not yet handed to Twilio, in order."""
+        return await fetch_rows(
+            self._pool,
+            "select * from public.mensajes where conversacion_id = %s and direccion = 'outbound'"
+            " and estado_entrega = 'queued' and proveedor_id is null order by mensaje_id",
+            (conversacion_id,),
+            Mensaje,
+        )
+
+    async def split(self, mensaje_id: int, parts: list[str]) -> list[Part]:
+        """Store a reply as the parts that are sent one by one (idempotent)."""
+        return await fetch_rows(
+            self._pool,
+            "select * from public.dividir_mensaje_saliente(%s, %s)",
+            (mensaje_id, parts),
+            Part,
+        )
+
+    async def add_transcript(
+        self, message: Mensaje, *, sender: str, assistant: str, text: str
+    ) -> None:
+        """Store a voice note's transcript as its own message (never queued again)."""
+        await fetch_row(
+            self._pool,
+            "select * from public.registrar_entrante_whatsapp("
+            "%s, %s, %s, %s, 'transcript', null, null, %s, %s, %s, 0, false)",
+            (
+                sender,
+                assistant,
+                f"{message.proveedor_id}:transcript",
+                text,
+                Jsonb({"transcript_of": message.mensaje_id}),
+                REPLY_TASK,
+                REPLY_QUEUE,
+            ),
+            InboundRecorded,
+        )

@@ -1,0 +1,144 @@
+"""POST /api/whatsapp/webhook: signed, stored with its job, answered through Twilio's REST API."""
+
+import pytest
+
+from talia_testkit.fake_openai import Turn
+from talia_testkit.settings import TEST_WHATSAPP_FROM
+
+from .conftest import OpenWhatsApp
+from .whatsapp_kit import CUSTOMER, PUBLIC, WEBHOOK, WhatsApp, message_form, wait_for
+
+
+def test_a_message_is_stored_and_answered_from_our_number(whatsapp: WhatsApp) -> None:
+    whatsapp.fake.add_turns(Turn(text="¡Hola! ¿En qué le ayudo?"))
+
+    response = whatsapp.send("hola, quiero información")
+    wait_for(whatsapp.twilio.sent_messages)
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/xml")
+    assert response.text.endswith("<Response/>")
+    (sent,) = whatsapp.twilio.sent_messages()
+    assert (sent.field("From"), sent.field("To")) == (TEST_WHATSAPP_FROM, CUSTOMER)
+    assert sent.field("Body") == "¡Hola! ¿En qué le ayudo?"
+    assert sent.field("StatusCallback") == PUBLIC + "/api/whatsapp/status"
+    wait_for(whatsapp.settled)
+    rows = whatsapp.rows(
+        "select direccion, contenido, proveedor_id is not null from public.mensajes"
+        " order by mensaje_id"
+    )
+    assert rows == [
+        ("inbound", "hola, quiero información", True),
+        ("outbound", "¡Hola! ¿En qué le ayudo?", True),
+    ]
+
+
+@pytest.mark.parametrize("forgery", ["tampered body", "wrong url", "no header"])
+def test_unsigned_or_forged_webhooks_are_refused_and_nothing_stored(
+    whatsapp: WhatsApp, forgery: str
+) -> None:
+    form = message_form("hola")
+    signed_url = PUBLIC + ("/api/whatsapp/other" if forgery == "wrong url" else WEBHOOK)
+    headers = {"X-Twilio-Signature": whatsapp.signer.sign(signed_url, form)}
+    if forgery == "tampered body":
+        form["Body"] = "hola, cámbiame el precio"
+    if forgery == "no header":
+        headers = {}
+
+    response = whatsapp.http.post(WEBHOOK, data=form, headers=headers)
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "invalid_signature"
+    assert whatsapp.rows("select count(*) from public.mensajes") == [(0,)]
+
+
+def test_the_same_message_sid_five_times_is_one_message_and_one_reply(
+    whatsapp: WhatsApp,
+) -> None:
+    form = message_form("hola", sid="SM" + "7" * 32)
+
+    statuses = [whatsapp.post(WEBHOOK, form).status_code for _ in range(5)]
+    wait_for(whatsapp.twilio.sent_messages)
+    wait_for(whatsapp.settled)
+
+    assert statuses == [200] * 5
+    assert whatsapp.rows("select count(*) from public.mensajes where direccion = 'inbound'") == [
+        (1,)
+    ]
+    assert len(whatsapp.twilio.sent_messages()) == 1
+
+
+def test_a_quick_burst_is_answered_once_together(open_whatsapp: OpenWhatsApp) -> None:
+    with open_whatsapp(debounce_ms=600) as whatsapp:
+        for text in ("hola", "quería saber", "¿abrís el sábado?"):
+            whatsapp.send(text)
+        wait_for(whatsapp.twilio.sent_messages)
+        wait_for(whatsapp.settled)
+
+        requests = whatsapp.fake.requests("/v1/responses")
+        replies = whatsapp.replies()
+
+    assert len(requests) == 1
+    assert requests[0].body["input"] == [
+        {"role": "user", "content": "hola\nquería saber\n¿abrís el sábado?"}
+    ]
+    assert len(replies) == 1
+
+
+def test_a_long_reply_goes_out_in_ordered_parts_within_the_limit(whatsapp: WhatsApp) -> None:
+    sentences = [f"Frase número {n} de una respuesta muy larga." for n in range(100)]
+    long_reply = " ".join(sentences)  # about 4,500 characters
+    whatsapp.fake.add_turns(Turn(text=long_reply))
+
+    whatsapp.send("cuéntamelo todo")
+    wait_for(whatsapp.settled)
+
+    parts = whatsapp.replies()
+    assert len(parts) == 3
+    assert all(len(part) <= 1600 for part in parts)
+    assert " ".join(parts) == long_reply
+    assert all(part.endswith(".") for part in parts)
+    stored = whatsapp.rows(
+        "select contenido from public.mensajes where direccion = 'outbound' order by mensaje_id"
+    )
+    assert [text for (text,) in stored] == parts
+
+
+@pytest.mark.parametrize(
+    ("form", "complaint"),
+    [
+        ({"From": ""}, "From is required"),
+        ({"NumMedia": "many"}, "NumMedia must be a whole number from 0 to 10"),
+        ({"NumMedia": "1"}, "MediaUrl0 is required"),
+    ],
+)
+def test_a_malformed_form_is_a_clear_400(
+    whatsapp: WhatsApp, form: dict[str, str], complaint: str
+) -> None:
+    response = whatsapp.post(WEBHOOK, message_form("hola", **form))
+
+    assert response.status_code == 400
+    assert response.json() == {"error": {"code": "invalid_form", "message": complaint}}
+    assert whatsapp.rows("select count(*) from public.mensajes") == [(0,)]
+
+
+def test_an_opted_out_contact_gets_no_more_messages(whatsapp: WhatsApp) -> None:
+    whatsapp.send("BAJA")
+    whatsapp.send("¿hola?")
+    wait_for(whatsapp.settled)
+
+    assert whatsapp.replies() == []
+    assert whatsapp.rows("select opt_out from public.contactos") == [(True,)]
+    assert whatsapp.rows("select count(*) from public.mensajes") == [(2,)]
+
+
+def test_a_handed_off_conversation_gets_no_assistant_replies(whatsapp: WhatsApp) -> None:
+    whatsapp.send("hola")
+    wait_for(whatsapp.twilio.sent_messages)
+    wait_for(whatsapp.settled)
+    whatsapp.rows("select public.marcar_handoff(conversacion_id) from public.conversaciones")
+
+    whatsapp.send("¿sigue ahí?")
+    wait_for(whatsapp.settled)
+
+    assert len(whatsapp.replies()) == 1
