@@ -1,0 +1,183 @@
+"""Signed WhatsApp webhooks per second and acknowledgement latency: the real endpoint vs a
+bare FastAPI app that only parses the same form.
+
+Both run as their own uvicorn process (one worker) and get the same pre-signed forms from
+the same client, alternating rounds in one run; the real one stores each message and queues
+its reply job in the embedded PostgreSQL (its reply worker runs elsewhere, as when scaled
+out). Bounded: a fixed number of requests per round.
+
+    uv run python bench/whatsapp_webhook.py [--requests 2000] [--concurrency 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from twilio.request_validator import RequestValidator
+
+from talia_core.migrations import migrate
+from talia_testkit.database import MIGRATIONS_DIR
+from talia_testkit.postgres import EmbeddedPostgres
+
+PUBLIC = "https://bench.talia.example"
+PATH = "/api/whatsapp/webhook"
+AUTH_TOKEN = secrets.token_hex(16)
+BARE_APP = """
+from fastapi import FastAPI, Request, Response
+
+app = FastAPI()
+
+
+@app.post("/api/whatsapp/webhook")
+async def webhook(request: Request) -> Response:
+    async with request.form() as form:
+        dict(form)
+    return Response('<?xml version="1.0" encoding="UTF-8"?><Response/>', media_type="text/xml")
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _start(app: str, port: int, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable, "-m", "uvicorn", app, "--port", str(port), "--no-access-log",
+        "--log-level", "warning",
+    ]  # fmt: skip
+    process = subprocess.Popen(  # noqa: S603  # our interpreter, our app
+        command, env={**os.environ, **env}, cwd=cwd, stdout=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.post(f"http://127.0.0.1:{port}{PATH}", timeout=1)
+            return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"{app} did not start")
+
+
+def _signed_forms(count: int, offset: int) -> list[tuple[dict[str, str], str]]:
+    validator = RequestValidator(AUTH_TOKEN)
+    forms = []
+    for index in range(offset, offset + count):
+        form = {
+            "MessageSid": f"SM{index:032d}",
+            "AccountSid": "AC" + "0" * 32,
+            "From": f"whatsapp:+34600{index % 50:06d}",  # 50 people writing
+            "To": "whatsapp:+14155238886",
+            "Body": "Hola, quisiera saber el precio del plan anual.",
+            "NumMedia": "0",
+            "NumSegments": "1",
+            "ProfileName": "Cliente",
+            "ApiVersion": "2010-04-01",
+        }
+        forms.append((form, validator.compute_signature(PUBLIC + PATH, form)))
+    return forms
+
+
+class Round:
+    """One round's rate and latencies."""
+
+    def __init__(self, latencies: list[float], seconds: float) -> None:
+        ordered = sorted(latencies)
+        self.rate = len(ordered) / seconds
+        self.p50_ms = statistics.median(ordered) * 1000
+        self.p99_ms = ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000
+
+    def line(self, name: str) -> str:
+        return (
+            f"{name:<26} {self.rate:>8.0f} req/s   p50 {self.p50_ms:6.2f} ms"
+            f"   p99 {self.p99_ms:6.2f} ms"
+        )
+
+
+async def _round(port: int, forms: list[tuple[dict[str, str], str]], concurrency: int) -> Round:
+    latencies: list[float] = []
+    pending = iter(forms)
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits) as http:
+
+        async def client() -> None:
+            for form, signature in pending:
+                started = time.perf_counter()
+                response = await http.post(
+                    PATH, data=form, headers={"X-Twilio-Signature": signature}
+                )
+                latencies.append(time.perf_counter() - started)
+                if response.status_code != httpx.codes.OK:
+                    raise RuntimeError(f"webhook answered {response.status_code}")
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+        return Round(latencies, time.perf_counter() - started)
+
+
+async def bench(real_port: int, bare_port: int, requests: int, concurrency: int) -> None:
+    await _round(real_port, _signed_forms(requests // 4, 0), concurrency)  # warm-up
+    await _round(bare_port, _signed_forms(requests // 4, 0), concurrency)
+    reals, bares = [], []
+    for number in range(1, 4):
+        forms = _signed_forms(requests, number * requests)
+        bares.append(await _round(bare_port, forms, concurrency))
+        reals.append(await _round(real_port, forms, concurrency))
+    real = sorted(reals, key=lambda r: r.rate)[1]
+    bare = sorted(bares, key=lambda r: r.rate)[1]
+    print(f"requests per round: {requests}, concurrency: {concurrency}, median of 3 rounds")
+    print(bare.line("bare FastAPI (parse form)"))
+    print(real.line("real webhook (store+job)"))
+    print(f"ratio real/bare: {real.rate / bare.rate:.2f} (goal >= 0.5)")
+    print(f"real p99 acknowledgement: {real.p99_ms:.2f} ms (goal < 50 ms)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="talia-bench-") as tmp:
+        workdir = Path(tmp)
+        (workdir / "bare_webhook.py").write_text(BARE_APP)
+        server = EmbeddedPostgres.start(workdir / "data")
+        processes: list[subprocess.Popen[bytes]] = []
+        try:
+            migrate(server.url, MIGRATIONS_DIR)
+            real_port, bare_port = _free_port(), _free_port()
+            env = {
+                "DATABASE_URL": server.url,
+                "TALIA_PUBLIC_BASE_URL": PUBLIC,
+                "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+                "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+                "TWILIO_WHATSAPP_FROM": "whatsapp:+14155238886",
+                "OPENAI_API_KEY": "sk-bench",
+                "TALIA_WHATSAPP_RUN_WORKER": "false",
+                "TALIA_LOG_LEVEL": "WARNING",
+            }
+            processes.append(_start("talia_whatsapp.main:app", real_port, env, workdir))
+            processes.append(_start("bare_webhook:app", bare_port, env, workdir))
+            asyncio.run(bench(real_port, bare_port, args.requests, args.concurrency))
+        finally:
+            for process in processes:
+                process.terminate()
+                process.wait(timeout=30)
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
