@@ -219,13 +219,16 @@ class CallBridge:
         )
 
     async def _run_tool(self, name: str, arguments: str, call_id: str) -> None:
+        if name == "transferir_llamada":
+            # Twilio may stop the stream before its answer to our update reaches us.
+            self.transferred_at = time.monotonic()
         result = await self.tools.run(name, arguments)
         log.info("tool_called", tool=name, next=result.next)
         if result.next == "transferred":
             # Twilio now runs the <Dial> and stops this stream itself; the model stays quiet.
-            self.transferred_at = time.monotonic()
             self._wake.set()
             return
+        self.transferred_at = None
         await self.realtime.conversation.item.create(
             item={"type": "function_call_output", "call_id": call_id, "output": result.output}
         )
