@@ -51,6 +51,7 @@ DEV_ENV_NAMES = (
     "TWILIO_AUTH_TOKEN",
     "TWILIO_API_BASE_URL",
     "TWILIO_WHATSAPP_FROM",
+    "DATABASE_URL",  # the voice simulator prints the call's transcript from it
 )
 
 
@@ -153,6 +154,7 @@ def _model() -> Generator[str, None, None]:
         yield "openai"
         return
     with run_fake_openai() as fake:
+        fake.realtime.echo = True  # a caller hears their own words back
         os.environ["OPENAI_BASE_URL"] = fake.base_url
         log.warning(
             "fake_model_in_use",
@@ -170,24 +172,21 @@ def run_dev(*, host: str, base_port: int, data_dir: Path) -> None:
     for name, value in _dev_defaults(ports).items():
         os.environ.setdefault(name, value)
     configure_logging(load_settings(LoggingSettings))
-    with (
-        local_or_configured_database(data_dir) as database,
-        _model() as model,
-        _twilio(data_dir) as twilio,
-    ):
-        os.environ["DATABASE_URL"] = database.url
-        applied = migrate(database.url, MIGRATIONS_DIR)
-        _warn_without_profile(database.url, os.environ.get("TALIA_ASSISTANT", "default"))
-        apps = {name: factory() for name, factory in _app_factories().items()}
-        log.info(
-            "dev_started",
-            database="embedded" if database.embedded else "DATABASE_URL",
-            model=model,
-            twilio=twilio,
-            migrations_applied=len(applied),
-            urls={name: f"http://{host}:{port}" for name, port in ports.items()},
-            startup_ms=round((time.perf_counter() - started) * 1000),
-        )
-        grace = float(os.environ.get("TALIA_SHUTDOWN_GRACE_SECONDS", "10"))
-        asyncio.run(_serve_all(apps, host, ports, grace))
+    with local_or_configured_database(data_dir) as database:
+        os.environ["DATABASE_URL"] = database.url  # before `_twilio` writes dev.env
+        with _model() as model, _twilio(data_dir) as twilio:
+            applied = migrate(database.url, MIGRATIONS_DIR)
+            _warn_without_profile(database.url, os.environ.get("TALIA_ASSISTANT", "default"))
+            apps = {name: factory() for name, factory in _app_factories().items()}
+            log.info(
+                "dev_started",
+                database="embedded" if database.embedded else "DATABASE_URL",
+                model=model,
+                twilio=twilio,
+                migrations_applied=len(applied),
+                urls={name: f"http://{host}:{port}" for name, port in ports.items()},
+                startup_ms=round((time.perf_counter() - started) * 1000),
+            )
+            grace = float(os.environ.get("TALIA_SHUTDOWN_GRACE_SECONDS", "10"))
+            asyncio.run(_serve_all(apps, host, ports, grace))
     log.info("dev_stopped")

@@ -8,7 +8,6 @@ With `uv run talia dev`, the fake Twilio's address and the throwaway account are
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from pydantic import AnyHttpUrl, SecretStr
 from twilio.request_validator import RequestValidator
 
 from talia_core.clients.twilio import close_twilio_client, create_twilio_client
-from talia_core.config import TwilioSettings
+from talia_core.config import TwilioSettings, simulator_environment
 
 WEBHOOK_PATH = "/api/whatsapp/webhook"
 
@@ -39,18 +38,10 @@ class Simulation:
     twilio: TwilioSettings
 
 
-def read_env_file(path: Path) -> dict[str, str]:
-    """`NAME=value` lines of a file, if it exists."""
-    if not path.is_file():
-        return {}
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return {name.strip(): value.strip() for name, value in pairs}
-
-
 def load_simulation(*, app_url: str, customer: str, dev_env: Path) -> Simulation:
     """The simulation's settings from `dev_env` (a running `talia dev` with the fake Twilio
     wins) or else the environment."""
-    env = {**{k: v for k, v in os.environ.items() if v}, **read_env_file(dev_env)}
+    env = simulator_environment(dev_env)
     missing = [
         name
         for name in ("TALIA_PUBLIC_BASE_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")

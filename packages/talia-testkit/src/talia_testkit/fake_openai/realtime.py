@@ -47,10 +47,26 @@ class CallerSpeech:
     speech_frames: int = 1
 
 
+# Echo mode: how loud a frame must be to count as speech (mean mu-law magnitude, 0..127,
+# about -40 dBFS), and how much quiet ends it (the real server VAD's default 500 ms).
+LOUD_FRAME = 40
+QUIET_FRAMES_TO_STOP = 25
+
+
+def loudness(frame: bytes) -> float:
+    """Mean magnitude of mu-law bytes: 0 for digital silence (0xFF), 127 for full scale."""
+    return sum(0x7F - (b & 0x7F) for b in frame) / len(frame) if frame else 0.0
+
+
 @dataclass
 class RealtimeScript:
-    """Thread-safe script and log of the Realtime socket."""
+    """Thread-safe script and log of the Realtime socket.
 
+    With `echo` on, a caller heard with nothing scripted is answered with their own audio:
+    speech is detected by loudness, as `talia dev`'s stand-in for a real model.
+    """
+
+    echo: bool = False
     replies: deque[RealtimeReply] = field(default_factory=deque)
     speech: deque[CallerSpeech] = field(default_factory=deque)
     received: list[dict[str, Any]] = field(default_factory=list)
@@ -78,6 +94,8 @@ class _Session:
         self.responding: asyncio.Task[None] | None = None
         self.speech_item = ""
         self.response_id = ""
+        self.heard = bytearray()  # echo mode: the caller's speech so far
+        self.quiet_frames = 0
 
     async def send(self, event: dict[str, Any]) -> None:
         await self.ws.send_text(json.dumps({"event_id": new_id("event"), **event}))
@@ -104,9 +122,14 @@ class _Session:
             self.session.update(event.get("session") or {})
             await self.send({"type": "session.updated", "session": self.session})
         elif kind == "input_audio_buffer.append":
+            audio = str(event.get("audio", ""))
             with self.script.lock:
-                self.script.audio_in.append(str(event.get("audio", "")))
-            await self.on_audio_frame()
+                self.script.audio_in.append(audio)
+                echo = self.script.echo and not self.script.speech
+            if echo:
+                await self.on_echo_frame(base64.b64decode(audio))
+            else:
+                await self.on_audio_frame()
         elif kind == "response.create":
             self.start_response()
         elif kind == "response.cancel":
@@ -151,6 +174,40 @@ class _Session:
             )
             # interrupt_response: the server cuts its own reply when the caller speaks.
             await self.cancel_response()
+
+    async def on_echo_frame(self, frame: bytes) -> None:
+        loud = loudness(frame) >= LOUD_FRAME
+        if not self.heard:
+            if loud:
+                self.heard.extend(frame)
+                self.quiet_frames = 0
+                self.speech_item = new_id("item")
+                await self.send(
+                    {
+                        "type": "input_audio_buffer.speech_started",
+                        "audio_start_ms": 0,
+                        "item_id": self.speech_item,
+                    }
+                )
+                await self.cancel_response()
+            return
+        self.heard.extend(frame)
+        self.quiet_frames = 0 if loud else self.quiet_frames + 1
+        if self.quiet_frames >= QUIET_FRAMES_TO_STOP:
+            speech = bytes(self.heard[: len(self.heard) - len(frame) * self.quiet_frames])
+            self.heard.clear()
+            seconds = len(speech) / 8000
+            with self.script.lock:
+                self.script.replies.appendleft(
+                    RealtimeReply(
+                        audio=speech,
+                        transcript=f"echo of {seconds:.2f} s of caller audio",
+                        chunk_interval=0.02,
+                    )
+                )
+            await self.finish_speech(
+                CallerSpeech(after_frames=0, transcript=f"caller audio, {seconds:.2f} s")
+            )
 
     async def finish_speech(self, speech: CallerSpeech) -> None:
         self.speaking, self.frames_since_speech = None, 0
