@@ -51,6 +51,14 @@ class CallLimits:
     max_silence_seconds: float
 
 
+AUDIO_DELTA = "response.output_audio.delta"
+
+
+def _append(payload: str) -> str:
+    """The `input_audio_buffer.append` event for base64 audio."""
+    return json.dumps({"type": "input_audio_buffer.append", "audio": payload})
+
+
 def _audio_size(payload: str) -> int:
     """Bytes in a base64 payload, without decoding it."""
     return len(payload) * 3 // 4 - payload[-2:].count("=")
@@ -130,8 +138,9 @@ class CallBridge:
                 message = json.loads(await self.twilio.receive_text())
                 event = message.get("event")
                 if event == "media":
-                    # Twilio's payload is already base64 mu-law: passed on unchanged.
-                    await self.realtime.input_audio_buffer.append(audio=message["media"]["payload"])
+                    # Twilio's payload is already base64 mu-law: passed on unchanged, as JSON
+                    # we build (the SDK's typed path costs more than the rest of the hop).
+                    await self.realtime.send_raw(_append(message["media"]["payload"]))
                 elif event == "mark":
                     self.playback.record_mark(str(message.get("mark", {}).get("name", "")))
                     self.transcript.release()
@@ -148,11 +157,23 @@ class CallBridge:
 
     async def _from_realtime(self) -> None:
         try:
-            async for event in self.realtime:
-                await self._on_realtime(event)
+            while True:
+                raw = await self.realtime.recv_bytes()
+                message = json.loads(raw)
+                if message.get("type") == AUDIO_DELTA:
+                    # Fifty a second per call: read as plain JSON, not parsed into a model.
+                    await self._play(message["item_id"], message["delta"])
+                else:
+                    await self._on_realtime(self.realtime.parse_event(raw))
         except ConnectionClosed:
             pass
         self._end("realtime_closed")
+
+    async def _play(self, item_id: str, delta: str) -> None:
+        """Reply audio to Twilio, then a mark that comes back once the caller heard it."""
+        await self._send_twilio({"event": "media", "media": {"payload": delta}})
+        mark = self.playback.record_sent(item_id, _audio_size(delta))
+        await self._send_twilio({"event": "mark", "mark": {"name": mark}})
 
     async def _on_realtime(self, event: RealtimeServerEvent) -> None:
         if event.type.startswith("response."):
@@ -164,9 +185,7 @@ class CallBridge:
         """The assistant's side: audio to Twilio, its transcript, tool calls."""
         match event:
             case ResponseAudioDeltaEvent():
-                await self._send_twilio({"event": "media", "media": {"payload": event.delta}})
-                mark = self.playback.record_sent(event.item_id, _audio_size(event.delta))
-                await self._send_twilio({"event": "mark", "mark": {"name": mark}})
+                await self._play(event.item_id, event.delta)
             case ResponseAudioTranscriptDeltaEvent():
                 self.transcript.assistant_said(event.item_id, event.delta)
             case ResponseAudioTranscriptDoneEvent():

@@ -63,8 +63,11 @@ class RequestContextMiddleware:
                 MutableHeaders(scope=message).append("X-Request-ID", request_id)
             await send(message)
 
+        # A WebSocket has no response headers to add, and every frame it sends would pay
+        # for the wrapper.
+        wrapped = send_with_id if scope["type"] == "http" else send
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, wrapped)
         finally:
             if scope["type"] == "http":
                 self._record(scope, status, time.perf_counter() - started)

@@ -6,7 +6,9 @@ import asyncio
 import base64
 import contextlib
 import json
+import struct
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,8 +24,10 @@ class RealtimeReply:
     """One assistant response: mu-law audio in chunks with its transcript, a tool call, or
     both (the audio first, as the model says goodbye and then hangs up).
 
-    `chunk_interval` paces the chunks (0.02 s per 160 bytes is real time); `drop_after`
-    closes the socket abruptly after that many chunks.
+    `chunk_interval` paces the chunks on a fixed schedule (0.02 s per 160 bytes is real
+    time); `drop_after` closes the socket abruptly after that many chunks. With `stamp`, the
+    first 8 bytes of each chunk are overwritten with `time.perf_counter()` as it is sent, so
+    a benchmark can tell how long the chunk took to reach the caller.
     """
 
     audio: bytes = b""
@@ -32,6 +36,7 @@ class RealtimeReply:
     chunk_interval: float = 0.0
     tool_call: ToolCall | None = None
     drop_after: int | None = None
+    stamp: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,9 @@ class RealtimeScript:
     speech: deque[CallerSpeech] = field(default_factory=deque)
     received: list[dict[str, Any]] = field(default_factory=list)
     audio_in: list[str] = field(default_factory=list)
+    # With `timed` on, `time.perf_counter()` as each `audio_in` entry arrived.
+    timed: bool = False
+    audio_in_at: list[float] = field(default_factory=list)
     connections: int = 0
     disconnections: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -125,6 +133,8 @@ class _Session:
             audio = str(event.get("audio", ""))
             with self.script.lock:
                 self.script.audio_in.append(audio)
+                if self.script.timed:
+                    self.script.audio_in_at.append(time.perf_counter())
                 echo = self.script.echo and not self.script.speech
             if echo:
                 await self.on_echo_frame(base64.b64decode(audio))
@@ -335,17 +345,20 @@ class _Session:
             reply.audio[i : i + reply.chunk_bytes]
             for i in range(0, len(reply.audio), reply.chunk_bytes)
         ]
+        started = time.perf_counter()
         for number, chunk in enumerate(chunks):
             if reply.drop_after is not None and number >= reply.drop_after:
                 await self.ws.close(code=1011)
                 return None
             if reply.chunk_interval and number:
-                await asyncio.sleep(reply.chunk_interval)
+                due = started + number * reply.chunk_interval
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            sent = struct.pack("<d", time.perf_counter()) + chunk[8:] if reply.stamp else chunk
             await self.send(
                 {
                     "type": "response.output_audio.delta",
                     **where,
-                    "delta": base64.b64encode(chunk).decode(),
+                    "delta": base64.b64encode(sent).decode(),
                 }
             )
         await self.send({"type": "response.output_audio.done", **where})
