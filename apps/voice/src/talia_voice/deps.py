@@ -62,7 +62,7 @@ class VoiceState:
         )
 
 
-def get_state(connection: HTTPConnection) -> VoiceState:
+async def get_state(connection: HTTPConnection) -> VoiceState:
     """The voice state the lifespan put on the app (for requests and sockets)."""
     state = getattr(connection.app.state, "voice", None)
     if not isinstance(state, VoiceState):

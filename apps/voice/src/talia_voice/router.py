@@ -107,7 +107,7 @@ async def call_status(form: SignedTwilioForm, state: State) -> Response:
 @router.websocket("/stream")
 async def media_stream(websocket: WebSocket) -> None:
     """Twilio's bidirectional Media Stream, bridged to a Realtime session."""
-    state = get_state(websocket)
+    state = await get_state(websocket)
     if state.settings.calls.require_stream_signature and not state.verifier.is_valid_websocket(
         path=STREAM_PATH, signature=websocket.headers.get(SIGNATURE_HEADER)
     ):

@@ -48,7 +48,7 @@ class WebchatState:
     open_sockets: Counter[UUID] = field(default_factory=Counter)
 
 
-def get_state(connection: HTTPConnection) -> WebchatState:
+async def get_state(connection: HTTPConnection) -> WebchatState:
     """The webchat state the lifespan put on the app (for requests and sockets)."""
     state = getattr(connection.app.state, "webchat", None)
     if not isinstance(state, WebchatState):
@@ -64,12 +64,12 @@ def _client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def limit_ip(request: Request, state: State) -> None:
+async def limit_ip(request: Request, state: State) -> None:
     """429 when one IP sends too many requests."""
     state.limits.ip_requests.check(_client_ip(request))
 
 
-def require_allowed_origin(request: Request, state: State) -> str:
+async def require_allowed_origin(request: Request, state: State) -> str:
     """The request's Origin, when it is one the business allowed; new sessions are limited."""
     origin = (request.headers.get("origin") or "").rstrip("/")
     if origin not in state.settings.webchat.allowed_origins:
@@ -78,7 +78,7 @@ def require_allowed_origin(request: Request, state: State) -> str:
     return origin
 
 
-def require_session(request: Request, state: State) -> SessionClaims:
+async def require_session(request: Request, state: State) -> SessionClaims:
     """The claims of the bearer session token; 401 when missing, forged or expired."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -86,7 +86,7 @@ def require_session(request: Request, state: State) -> SessionClaims:
     return state.tokens.verify(token.strip())
 
 
-def limit_session_messages(
+async def limit_session_messages(
     session: Annotated[SessionClaims, Depends(require_session)], state: State
 ) -> None:
     """429 when one session sends too many messages."""

@@ -124,7 +124,7 @@ async def _authenticate(
 @router.websocket("/ws")
 async def webchat_socket(websocket: WebSocket) -> None:
     """Origin checked on the upgrade; first frame authenticates; then messages both ways."""
-    state = get_state(websocket)
+    state = await get_state(websocket)
     origin = (websocket.headers.get("origin") or "").rstrip("/")
     if origin not in state.settings.webchat.allowed_origins:
         await websocket.close(code=CLOSE_POLICY)  # before accept: the upgrade gets a 403

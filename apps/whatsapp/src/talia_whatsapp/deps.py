@@ -26,7 +26,7 @@ class WhatsAppState:
     eventos: EventosRepository
 
 
-def get_state(connection: HTTPConnection) -> WhatsAppState:
+async def get_state(connection: HTTPConnection) -> WhatsAppState:
     """The state the lifespan put on the app."""
     state = getattr(connection.app.state, "whatsapp", None)
     if not isinstance(state, WhatsAppState):

@@ -1,4 +1,8 @@
-"""FastAPI dependencies over the core state, with `Annotated` aliases."""
+"""FastAPI dependencies over the core state, with `Annotated` aliases.
+
+They are `async def` though they never wait: FastAPI runs a plain `def` dependency in a
+worker thread, a hand-off that costs more than the lookup on every request.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 from talia_core.state import CoreState
 
 
-def get_core_state(request: Request) -> CoreState:
+async def get_core_state(request: Request) -> CoreState:
     """The state the core lifespan put on the app."""
     state = getattr(request.app.state, "core", None)
     if not isinstance(state, CoreState):
@@ -18,7 +22,7 @@ def get_core_state(request: Request) -> CoreState:
     return state
 
 
-def get_pool(core: Annotated[CoreState, Depends(get_core_state)]) -> AsyncConnectionPool:
+async def get_pool(core: Annotated[CoreState, Depends(get_core_state)]) -> AsyncConnectionPool:
     """The app's database pool."""
     return core.pool
 

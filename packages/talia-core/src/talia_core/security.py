@@ -100,7 +100,7 @@ def _raw_path(request: Request) -> str:
     return bytes(raw).decode("latin-1") if raw else request.url.path
 
 
-def get_signature_verifier(request: Request) -> TwilioSignatureVerifier:
+async def get_signature_verifier(request: Request) -> TwilioSignatureVerifier:
     """The verifier the app put on its state; the app is misconfigured without one."""
     verifier = getattr(request.app.state, "twilio_signature_verifier", None)
     if not isinstance(verifier, TwilioSignatureVerifier):
