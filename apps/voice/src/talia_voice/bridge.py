@@ -31,7 +31,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.exceptions import ConnectionClosed
 
 from talia_voice.live_call import LiveCall
-from talia_voice.phone_tools import PhoneTools
+from talia_voice.phone_tools import PhoneToolResult, PhoneTools
 from talia_voice.playback import BYTES_PER_MS, Playback
 from talia_voice.transcript import Transcript
 
@@ -41,6 +41,8 @@ log = structlog.stdlib.get_logger("talia.voice.bridge")
 HANG_UP_WAIT_SECONDS = 15.0
 # How long a transferred call waits for Twilio to stop the stream on its own.
 TRANSFER_WAIT_SECONDS = 10.0
+# How long an ended call waits for a tool still running (a transfer's REST call, a lead).
+TOOL_FINISH_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ class CallBridge:
         self.hang_up_at: float | None = None
         self.transferred_at: float | None = None
         self._wake = asyncio.Event()
+        self._tools: set[asyncio.Task[PhoneToolResult]] = set()
 
     async def run(self) -> str:
         """Bridge until the call ends; returns why it ended."""
@@ -109,6 +112,12 @@ class CallBridge:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+        if self._tools:
+            # Their outcome must be recorded even though the call is over.
+            finished, _ = await asyncio.wait(self._tools, timeout=TOOL_FINISH_SECONDS)
+            for tool in finished:
+                if not tool.cancelled() and tool.exception() is not None:
+                    log.warning("tool_failed_after_call", error=repr(tool.exception()))
         for task in done:
             error = task.exception()
             if error is not None:
@@ -241,7 +250,12 @@ class CallBridge:
         if name == "transferir_llamada":
             # Twilio may stop the stream before its answer to our update reaches us.
             self.transferred_at = time.monotonic()
-        result = await self.tools.run(name, arguments)
+        # Shielded: the call may end under it (Twilio stops the stream as soon as it follows
+        # a transfer), and the tool must still finish and record what it did.
+        task = asyncio.create_task(self.tools.run(name, arguments))
+        self._tools.add(task)
+        task.add_done_callback(self._tools.discard)
+        result = await asyncio.shield(task)
         log.info("tool_called", tool=name, next=result.next)
         if result.next == "transferred":
             # Twilio now runs the <Dial> and stops this stream itself; the model stays quiet.

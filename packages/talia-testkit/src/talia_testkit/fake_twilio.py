@@ -6,6 +6,7 @@ request. Failures are scripted per request: `fail_next(status, code)`.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import secrets
 import threading
@@ -60,6 +61,9 @@ class FakeTwilio:
     requests: list[TwilioRequest] = field(default_factory=list)
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    # Seconds a call update waits before it is answered (Twilio may act on it, and stop the
+    # call's stream, before its answer arrives).
+    call_update_delay: float = 0.0
     _failures: deque[Failure] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -196,6 +200,7 @@ class FakeTwilio:
 
     async def _update_call(self, request: Request) -> Response:
         recorded, failure = await self._record(request)
+        await asyncio.sleep(self.call_update_delay)
         if not recorded.authenticated:
             return self._error(401, 20003, "Authenticate")
         if failure is not None:
