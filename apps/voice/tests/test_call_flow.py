@@ -16,6 +16,7 @@ from .voice_kit import (
     Phone,
     TwilioSide,
     call_ended,
+    save_voice_profile,
     stored_turns,
     wait_for,
 )
@@ -182,6 +183,17 @@ def test_max_duration_ends_the_call_with_the_goodbye(
         (twiml,) = _twiml_of_call_updates(phone)
     assert twiml.findtext("./Say") == "test goodbye"
     assert twiml.find("./Hangup") is not None
+    assert (call_ended(database_url) or {})["reason"] == "max_duration"
+
+
+def test_the_profile_sets_the_maximum_duration_of_its_calls(
+    phone: Phone, database_url: str
+) -> None:
+    save_voice_profile(database_url, channels={"voice": {"max_call_seconds": 0.5}})
+    with phone.call() as socket:
+        TwilioSide(socket).say(1)
+        wait_for(lambda: call_ended(database_url) is not None)
+
     assert (call_ended(database_url) or {})["reason"] == "max_duration"
 
 

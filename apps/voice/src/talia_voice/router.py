@@ -195,8 +195,9 @@ async def _bridge(websocket: WebSocket, state: VoiceState, call: LiveCall) -> No
                     call, runner=state.tool_runner, control=state.control, eventos=state.eventos
                 ),
                 limits=CallLimits(
-                    max_seconds=settings.max_call_seconds,
-                    max_silence_seconds=settings.max_silence_seconds,
+                    max_seconds=call.profile.max_call_seconds or settings.max_call_seconds,
+                    max_silence_seconds=call.profile.max_silence_seconds
+                    or settings.max_silence_seconds,
                 ),
                 playback=playback,
             )

@@ -17,6 +17,9 @@ LanguageTag = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$"
 PhoneNumber = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
 
 
+CallSeconds = Annotated[float, Field(gt=0, le=14400)]
+
+
 class ProfileError(ValueError):
     """A profile file or row is invalid; the message names every bad field."""
 
@@ -47,6 +50,8 @@ class _ProfileFields(BaseModel):
     transfer_number: PhoneNumber | None = None
     transcription_model: Name | None = None
     turn_detection: TurnDetection | None = None
+    max_call_seconds: CallSeconds | None = None
+    max_silence_seconds: CallSeconds | None = None
 
 
 class ChannelOverrides(_ProfileFields):
@@ -70,6 +75,10 @@ class AssistantProfile(BaseModel):
     transfer_number: PhoneNumber | None = None
     transcription_model: Name = "gpt-4o-transcribe"
     turn_detection: TurnDetection = "server_vad"
+    # Phone calls end after this long, or this long without anyone speaking (unset: the
+    # voice app's TALIA_VOICE_MAX_CALL_SECONDS / TALIA_VOICE_MAX_SILENCE_SECONDS).
+    max_call_seconds: CallSeconds | None = None
+    max_silence_seconds: CallSeconds | None = None
     channels: dict[Channel, ChannelOverrides] = Field(default_factory=dict)
 
     def for_channel(self, channel: Channel) -> AssistantProfile:
