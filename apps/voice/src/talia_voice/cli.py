@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from talia_core.config import simulator_environment
+from talia_core.simulation import SimulationError, simulator_settings
 from talia_voice.simulator.audio import AudioError, speech_from_text, speech_from_wav
-from talia_voice.simulator.call import Caller, CallReport, SimulationError, place_call
+from talia_voice.simulator.call import Caller, CallReport, place_call
 
 NEEDED = ("TALIA_PUBLIC_BASE_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
 
@@ -21,12 +21,7 @@ def _caller(to: str, number: str, dev_env: Path) -> Caller:
     schemes = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
     if target.scheme not in schemes or not target.netloc:
         raise SimulationError(f"--to must look like ws://localhost:8003, not {to!r}")
-    env = simulator_environment(dev_env)
-    missing = [name for name in NEEDED if name not in env]
-    if missing:
-        raise SimulationError(
-            f"{', '.join(missing)} not set (start `uv run talia dev`, or export them)"
-        )
+    env = simulator_settings(dev_env, NEEDED)
     http = schemes[target.scheme]
     return Caller(
         app_url=f"{http}://{target.netloc}",

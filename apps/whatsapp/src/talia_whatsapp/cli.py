@@ -12,9 +12,10 @@ from pathlib import Path
 from talia_core.config import settings_or_exit
 from talia_core.db import create_pool
 from talia_core.logging import configure_logging
+from talia_core.simulation import SimulationError
 from talia_whatsapp.config import Settings
 from talia_whatsapp.runtime import open_replies
-from talia_whatsapp.simulate import SimulationError, load_simulation, simulate
+from talia_whatsapp.simulate import load_simulation, simulate
 
 
 async def _work(settings: Settings) -> None:

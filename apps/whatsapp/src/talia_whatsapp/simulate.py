@@ -13,18 +13,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from pydantic import AnyHttpUrl, SecretStr
-from twilio.request_validator import RequestValidator
 
 from talia_core.clients.twilio import close_twilio_client, create_twilio_client
-from talia_core.config import TwilioSettings, simulator_environment
+from talia_core.config import TwilioSettings
+from talia_core.simulation import SimulationError, post_as_twilio, simulator_settings
 
 WEBHOOK_PATH = "/api/whatsapp/webhook"
-
-
-class SimulationError(Exception):
-    """Why the simulation could not run, in words for the terminal."""
 
 
 @dataclass(frozen=True)
@@ -41,16 +36,9 @@ class Simulation:
 def load_simulation(*, app_url: str, customer: str, dev_env: Path) -> Simulation:
     """The simulation's settings from `dev_env` (a running `talia dev` with the fake Twilio
     wins) or else the environment."""
-    env = simulator_environment(dev_env)
-    missing = [
-        name
-        for name in ("TALIA_PUBLIC_BASE_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
-        if name not in env
-    ]
-    if missing:
-        raise SimulationError(
-            f"{', '.join(missing)} not set (start `uv run talia dev`, or export them)"
-        )
+    env = simulator_settings(
+        dev_env, ("TALIA_PUBLIC_BASE_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
+    )
     twilio = TwilioSettings(
         _env_file=None,
         account_sid=env["TWILIO_ACCOUNT_SID"],
@@ -85,23 +73,16 @@ def webhook_form(simulation: Simulation, text: str) -> dict[str, str]:
 
 async def simulate(simulation: Simulation, text: str, *, wait_seconds: float = 30.0) -> list[str]:
     """Post `text` as the customer; the bodies Twilio was asked to send back to them."""
-    form = webhook_form(simulation, text)
-    validator = RequestValidator(simulation.twilio.auth_token.get_secret_value())
-    signature = validator.compute_signature(simulation.public_base_url + WEBHOOK_PATH, form)
     client = create_twilio_client(simulation.twilio)
     try:
         before = {m.sid for m in await client.messages.list_async(to=simulation.customer)}
-        async with httpx.AsyncClient(timeout=10) as http:
-            try:
-                response = await http.post(
-                    simulation.app_url + WEBHOOK_PATH,
-                    data=form,
-                    headers={"X-Twilio-Signature": signature},
-                )
-            except httpx.TransportError as exc:
-                raise SimulationError(f"{simulation.app_url} does not answer ({exc})") from exc
-        if response.status_code != httpx.codes.OK:
-            raise SimulationError(f"the app answered {response.status_code}: {response.text}")
+        await post_as_twilio(
+            app_url=simulation.app_url,
+            public_base_url=simulation.public_base_url,
+            path=WEBHOOK_PATH,
+            form=webhook_form(simulation, text),
+            auth_token=simulation.twilio.auth_token.get_secret_value(),
+        )
         deadline = time.monotonic() + wait_seconds
         while time.monotonic() < deadline:
             found = await client.messages.list_async(to=simulation.customer)

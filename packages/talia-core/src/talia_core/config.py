@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import (
@@ -209,13 +207,3 @@ def settings_or_exit(settings_class: type[T]) -> T:
         return settings_class.from_env()
     except ConfigError as exc:
         raise SystemExit(f"talia: configuration error: {exc}") from None
-
-
-def simulator_environment(dev_env: Path) -> dict[str, str]:
-    """What a channel simulator signs and connects with: the environment, overridden by the
-    `NAME=value` lines `talia dev` writes to `dev_env` while its fake Twilio runs."""
-    found = {name: value for name, value in os.environ.items() if value}
-    if dev_env.is_file():
-        pairs = (line.split("=", 1) for line in dev_env.read_text().splitlines() if "=" in line)
-        found.update((name.strip(), value.strip()) for name, value in pairs)
-    return found

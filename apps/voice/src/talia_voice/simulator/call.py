@@ -19,12 +19,12 @@ from typing import Any
 from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
-import httpx
 import psycopg
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
+from talia_core.simulation import SimulationError, post_as_twilio
 from talia_voice.simulator.audio import (
     FRAME_BYTES,
     SAMPLE_RATE,
@@ -37,10 +37,6 @@ INCOMING_PATH = "/api/voice/incoming"
 FRAME_SECONDS = 0.02
 # After the reply has played, this much quiet ends the call.
 QUIET_AFTER_REPLY_SECONDS = 1.5
-
-
-class SimulationError(Exception):
-    """Why the simulated call could not run, in words for the terminal."""
 
 
 @dataclass(frozen=True)
@@ -88,20 +84,13 @@ def _incoming_form(caller: Caller, call_sid: str) -> dict[str, str]:
 
 async def _answer(caller: Caller, call_sid: str) -> ElementTree.Element:
     """The TwiML the app answers the incoming call with."""
-    form = _incoming_form(caller, call_sid)
-    validator = RequestValidator(caller.auth_token)
-    signature = validator.compute_signature(caller.public_base_url + INCOMING_PATH, form)
-    async with httpx.AsyncClient(timeout=10) as http:
-        try:
-            response = await http.post(
-                caller.app_url + INCOMING_PATH,
-                data=form,
-                headers={"X-Twilio-Signature": signature},
-            )
-        except httpx.TransportError as exc:
-            raise SimulationError(f"{caller.app_url} does not answer ({exc})") from exc
-    if response.status_code != httpx.codes.OK:
-        raise SimulationError(f"the app answered {response.status_code}: {response.text}")
+    response = await post_as_twilio(
+        app_url=caller.app_url,
+        public_base_url=caller.public_base_url,
+        path=INCOMING_PATH,
+        form=_incoming_form(caller, call_sid),
+        auth_token=caller.auth_token,
+    )
     try:
         return ElementTree.fromstring(response.text)  # noqa: S314  (the app you called)
     except ElementTree.ParseError as exc:
