@@ -1,5 +1,7 @@
 """POST /api/whatsapp/webhook: signed, stored with its job, answered through Twilio's REST API."""
 
+import time
+
 import pytest
 
 from talia_testkit.fake_openai import Turn
@@ -83,6 +85,25 @@ def test_a_quick_burst_is_answered_once_together(open_whatsapp: OpenWhatsApp) ->
         {"role": "user", "content": "hola\nquería saber\n¿abrís el sábado?"}
     ]
     assert len(replies) == 1
+
+
+def test_a_burst_longer_than_the_window_is_one_turn_while_its_pauses_are_short(
+    open_whatsapp: OpenWhatsApp,
+) -> None:
+    # Four messages over about 1.2 s, never more than 0.4 s apart: the window is 0.6 s.
+    with open_whatsapp(debounce_ms=600) as whatsapp:
+        for index, text in enumerate(("hola", "soy Ana", "quería saber", "el precio")):
+            if index:
+                time.sleep(0.4)
+            whatsapp.send(text)
+        wait_for(whatsapp.twilio.sent_messages)
+        wait_for(whatsapp.settled)
+
+        requests = whatsapp.fake.requests("/v1/responses")
+
+    assert [request.body["input"] for request in requests] == [
+        [{"role": "user", "content": "hola\nsoy Ana\nquería saber\nel precio"}]
+    ]
 
 
 def test_a_long_reply_goes_out_in_ordered_parts_within_the_limit(whatsapp: WhatsApp) -> None:

@@ -17,7 +17,7 @@ class WhatsAppSettings(BaseSettings):
         env_prefix="TALIA_WHATSAPP_", env_file=".env", extra="ignore", frozen=True
     )
 
-    # Messages from one person within this window are answered once, together.
+    # Messages from one person with less than this between them are answered once, together.
     debounce_ms: int = Field(default=1500, ge=0, le=60_000)
     # Run the reply worker inside the web app; turn off when `talia-whatsapp worker` runs it.
     run_worker: bool = True

@@ -7,7 +7,9 @@ anything is sent, a recorded reply is only sent from the `queued` state, and a p
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import openai
@@ -53,6 +55,7 @@ class ReplyService:
         contactos: ContactosRepository,
         mensajes: MensajesRepository,
         eventos: EventosRepository,
+        debounce: timedelta,
     ) -> None:
         self._store = store
         self._engine = engine
@@ -64,16 +67,17 @@ class ReplyService:
         self._contactos = contactos
         self._mensajes = mensajes
         self._eventos = eventos
+        self._debounce = debounce
 
     async def answer(self, conversacion_id: UUID) -> None:
         """Reply to the unanswered messages (if the assistant still may), then send."""
+        pending = await self._unanswered_once_quiet(conversacion_id)
         conversation = await self._conversaciones.get(conversacion_id)
         if conversation is None:
             return  # forgotten since it was queued
         contact = await self._contactos.get(conversation.contacto_id)
         if contact is None or contact.opt_out:
             return
-        pending = await self._store.unanswered(conversacion_id)
         if pending and conversation.estado == "open":
             profile = (await self._registry.get(conversation.asistente_clave)).for_channel(
                 "whatsapp"
@@ -81,6 +85,21 @@ class ReplyService:
             turn = await self._read(pending, profile, contact)
             await self._reply(conversation, profile, turn)
         await self._send_unsent(conversation, contact)
+
+    async def _unanswered_once_quiet(self, conversacion_id: UUID) -> list[Mensaje]:
+        """The unanswered messages, once the person has not written for the debounce window.
+
+        The job was queued by the first message of a burst; later ones leave it alone, so the
+        wait for the end of the burst happens here.
+        """
+        while True:
+            pending = await self._store.unanswered(conversacion_id)
+            if not pending:
+                return pending
+            quiet = datetime.now(UTC) - pending[-1].created_at
+            if quiet >= self._debounce:
+                return pending
+            await asyncio.sleep((self._debounce - quiet).total_seconds())
 
     async def _read(
         self, pending: list[Mensaje], profile: AssistantProfile, contact: Contacto

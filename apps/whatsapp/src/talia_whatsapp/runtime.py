@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 import procrastinate
 from psycopg_pool import AsyncConnectionPool
@@ -63,6 +64,7 @@ async def open_replies(settings: Settings, pool: AsyncConnectionPool) -> AsyncIt
         contactos=ContactosRepository(pool),
         mensajes=MensajesRepository(pool),
         eventos=EventosRepository(pool),
+        debounce=timedelta(milliseconds=settings.whatsapp.debounce_ms),
     )
     jobs = create_job_app(settings, service.answer)
     try:
