@@ -21,6 +21,7 @@ from pathlib import Path
 
 from psycopg_pool import AsyncConnectionPool
 
+from talia_core.db import POOLED_CONNECTION
 from talia_core.migrations import migrate
 from talia_core.repositories.mensajes import MensajesRepository
 from talia_testkit.database import MIGRATIONS_DIR
@@ -77,7 +78,7 @@ async def bench(url: str, connections: int, operations: int) -> None:
         url,
         min_size=connections,
         max_size=connections,
-        kwargs={"autocommit": True, "prepare_threshold": None},
+        kwargs=POOLED_CONNECTION,
     ) as pool:
         mensajes = MensajesRepository(pool)
         run_id = uuid.uuid4().hex[:8]

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any, Final
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from talia_core.config import DatabaseSettings
+
+# How every pooled connection is opened: Supabase's transaction pooler cannot keep prepared
+# statements across transactions, so none are made.
+POOLED_CONNECTION: Final[dict[str, Any]] = {"prepare_threshold": None, "autocommit": True}
 
 
 def create_pool(settings: DatabaseSettings, *, name: str = "talia") -> AsyncConnectionPool:
@@ -16,10 +21,8 @@ def create_pool(settings: DatabaseSettings, *, name: str = "talia") -> AsyncConn
         settings.database_url.get_secret_value(),
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
-        # Supabase's transaction pooler cannot keep prepared statements across transactions.
         kwargs={
-            "prepare_threshold": None,
-            "autocommit": True,
+            **POOLED_CONNECTION,
             "connect_timeout": max(1, round(settings.connect_timeout_seconds)),
             "application_name": name,
         },

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
+from talia_core.db import POOLED_CONNECTION
 from talia_testkit.database import test_database, truncate_all
 from talia_testkit.fake_openai import FakeOpenAI, run_fake_openai
 from talia_testkit.fake_twilio import FakeTwilio, run_fake_twilio
@@ -37,7 +38,7 @@ async def db_pool(database_url: str) -> AsyncIterator[AsyncConnectionPool]:
         database_url,
         min_size=1,
         max_size=10,
-        kwargs={"prepare_threshold": None, "autocommit": True},
+        kwargs=POOLED_CONNECTION,
         open=False,
     )
     await pool.open(wait=True, timeout=10)
