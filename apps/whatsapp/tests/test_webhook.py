@@ -1,5 +1,6 @@
 """POST /api/whatsapp/webhook: signed, stored with its job, answered through Twilio's REST API."""
 
+import json
 import time
 
 import pytest
@@ -104,6 +105,28 @@ def test_a_burst_longer_than_the_window_is_one_turn_while_its_pauses_are_short(
     assert [request.body["input"] for request in requests] == [
         [{"role": "user", "content": "hola\nsoy Ana\nquería saber\nel precio"}]
     ]
+
+
+def test_a_webhook_logs_one_line_that_tells_the_message_without_the_person(
+    capsys: pytest.CaptureFixture[str], open_whatsapp: OpenWhatsApp
+) -> None:
+    with open_whatsapp() as whatsapp:
+        capsys.readouterr()
+        whatsapp.send("hola, soy Ana, mi correo es ana@example.com")
+        output = capsys.readouterr().out
+
+    lines = [json.loads(text) for text in output.splitlines() if text.startswith("{")]
+    (line,) = [line for line in lines if line.get("route") == WEBHOOK]
+    assert line["event"] == "request_finished"
+    assert (line["status"], line["repeated"], line["queued"], line["kind"]) == (
+        200,
+        False,
+        True,
+        "text",
+    )
+    assert isinstance(line["message_id"], int)
+    assert "600111222" not in output
+    assert "ana@example.com" not in output
 
 
 def test_a_long_reply_goes_out_in_ordered_parts_within_the_limit(whatsapp: WhatsApp) -> None:

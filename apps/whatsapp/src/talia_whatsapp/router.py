@@ -36,8 +36,8 @@ async def inbound_message(form: SignedTwilioForm, state: State) -> Response:
     )
     if not recorded.repetido and (opting_out or keyword in settings.opt_in_keywords):
         await state.contactos.set_opt_out(recorded.contacto_id, opt_out=opting_out)
-    log.info(
-        "whatsapp_inbound",
+    # Told by the request's one access log line, not a line of its own.
+    structlog.contextvars.bind_contextvars(
         message_id=recorded.mensaje_id,
         repeated=recorded.repetido,
         queued=recorded.encolado,
