@@ -4,7 +4,10 @@ bare FastAPI app that only parses the same form.
 Both run as their own uvicorn process (one worker) and get the same pre-signed forms from
 the same client, alternating rounds in one run; the real one stores each message and queues
 its reply job in the embedded PostgreSQL (its reply worker runs elsewhere, as when scaled
-out). Bounded: a fixed number of requests per round.
+out). The client writes the HTTP/1.1 requests itself over kept-alive connections: a client
+library costs more CPU per request than the bare app, so it would measure itself, and on a
+small machine it takes the CPU the servers need. Bounded: a fixed number of requests per
+round.
 
     uv run python bench/whatsapp_webhook.py [--requests 2000] [--concurrency 8]
 """
@@ -22,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 from twilio.request_validator import RequestValidator
@@ -72,9 +76,10 @@ def _start(app: str, port: int, env: dict[str, str], cwd: Path) -> subprocess.Po
     raise RuntimeError(f"{app} did not start")
 
 
-def _signed_forms(count: int, offset: int) -> list[tuple[dict[str, str], str]]:
+def _signed_requests(count: int, offset: int) -> list[bytes]:
+    """Complete HTTP/1.1 requests, each a distinct message signed as Twilio signs it."""
     validator = RequestValidator(AUTH_TOKEN)
-    forms = []
+    requests = []
     for index in range(offset, offset + count):
         form = {
             "MessageSid": f"SM{index:032d}",
@@ -87,8 +92,31 @@ def _signed_forms(count: int, offset: int) -> list[tuple[dict[str, str], str]]:
             "ProfileName": "Cliente",
             "ApiVersion": "2010-04-01",
         }
-        forms.append((form, validator.compute_signature(PUBLIC + PATH, form)))
-    return forms
+        body = urlencode(form).encode()
+        head = (
+            f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"X-Twilio-Signature: {validator.compute_signature(PUBLIC + PATH, form)}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        requests.append(head.encode() + body)
+    return requests
+
+
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> None:
+    """Send one request and read its whole response; anything but 200 stops the run."""
+    writer.write(request)
+    status_line = await reader.readline()
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    if status_line.split(b" ", 2)[1:2] != [b"200"]:
+        raise RuntimeError(f"webhook answered {status_line!r}")
 
 
 class Round:
@@ -107,35 +135,34 @@ class Round:
         )
 
 
-async def _round(port: int, forms: list[tuple[dict[str, str], str]], concurrency: int) -> Round:
+async def _round(port: int, requests: list[bytes], concurrency: int) -> Round:
     latencies: list[float] = []
-    pending = iter(forms)
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits) as http:
+    pending = iter(requests)
 
-        async def client() -> None:
-            for form, signature in pending:
+    async def client() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for request in pending:
                 started = time.perf_counter()
-                response = await http.post(
-                    PATH, data=form, headers={"X-Twilio-Signature": signature}
-                )
+                await _exchange(reader, writer, request)
                 latencies.append(time.perf_counter() - started)
-                if response.status_code != httpx.codes.OK:
-                    raise RuntimeError(f"webhook answered {response.status_code}")
+        finally:
+            writer.close()
+            await writer.wait_closed()
 
-        started = time.perf_counter()
-        await asyncio.gather(*(client() for _ in range(concurrency)))
-        return Round(latencies, time.perf_counter() - started)
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return Round(latencies, time.perf_counter() - started)
 
 
 async def bench(real_port: int, bare_port: int, requests: int, concurrency: int) -> None:
-    await _round(real_port, _signed_forms(requests // 4, 0), concurrency)  # warm-up
-    await _round(bare_port, _signed_forms(requests // 4, 0), concurrency)
+    await _round(real_port, _signed_requests(requests // 4, 0), concurrency)  # warm-up
+    await _round(bare_port, _signed_requests(requests // 4, 0), concurrency)
     reals, bares = [], []
     for number in range(1, 4):
-        forms = _signed_forms(requests, number * requests)
-        bares.append(await _round(bare_port, forms, concurrency))
-        reals.append(await _round(real_port, forms, concurrency))
+        signed = _signed_requests(requests, number * requests)
+        bares.append(await _round(bare_port, signed, concurrency))
+        reals.append(await _round(real_port, signed, concurrency))
     real = sorted(reals, key=lambda r: r.rate)[1]
     bare = sorted(bares, key=lambda r: r.rate)[1]
     print(f"requests per round: {requests}, concurrency: {concurrency}, median of 3 rounds")
