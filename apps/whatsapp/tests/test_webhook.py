@@ -107,6 +107,20 @@ def test_a_burst_longer_than_the_window_is_one_turn_while_its_pauses_are_short(
     ]
 
 
+def test_someone_who_never_pauses_is_answered_before_they_stop(
+    open_whatsapp: OpenWhatsApp,
+) -> None:
+    # A message every 0.1 s for 2.5 s against a 0.2 s window: the reply waits at most 1 s.
+    with open_whatsapp(debounce_ms=200) as whatsapp:
+        for number in range(25):
+            whatsapp.send(f"mensaje {number}")
+            time.sleep(0.1)
+        answered_while_writing = len(whatsapp.fake.requests("/v1/responses"))
+        wait_for(whatsapp.settled)
+
+    assert answered_while_writing >= 1
+
+
 def test_a_webhook_logs_one_line_that_tells_the_message_without_the_person(
     capsys: pytest.CaptureFixture[str], open_whatsapp: OpenWhatsApp
 ) -> None:

@@ -31,6 +31,9 @@ from talia_whatsapp.store import WhatsAppStore
 
 log = structlog.stdlib.get_logger("talia.whatsapp.replies")
 
+# How many debounce windows a reply waits, at most, for a person who keeps writing.
+_LONGEST_WAIT = 5
+
 
 @dataclass(frozen=True)
 class _Turn:
@@ -90,16 +93,19 @@ class ReplyService:
         """The unanswered messages, once the person has not written for the debounce window.
 
         The job was queued by the first message of a burst; later ones leave it alone, so the
-        wait for the end of the burst happens here.
+        wait for the end of the burst happens here. Someone who never pauses is answered
+        after `_LONGEST_WAIT` windows: a job must not hold a worker slot for good.
         """
+        give_up = datetime.now(UTC) + self._debounce * _LONGEST_WAIT
         while True:
             pending = await self._store.unanswered(conversacion_id)
-            if not pending:
+            now = datetime.now(UTC)
+            if not pending or now >= give_up:
                 return pending
-            quiet = datetime.now(UTC) - pending[-1].created_at
+            quiet = now - pending[-1].created_at
             if quiet >= self._debounce:
                 return pending
-            await asyncio.sleep((self._debounce - quiet).total_seconds())
+            await asyncio.sleep(min(self._debounce - quiet, give_up - now).total_seconds())
 
     async def _read(
         self, pending: list[Mensaje], profile: AssistantProfile, contact: Contacto
