@@ -164,3 +164,39 @@ def test_endpoint_refuses_bad_signatures_with_a_json_403(
 
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "invalid_signature"
+
+
+def test_a_signature_header_that_is_not_ascii_is_refused_not_a_500(
+    signed_app: RunningServer,
+) -> None:
+    response = httpx.post(
+        signed_app.http_url + WEBHOOK_PATH,
+        data={"Body": "hola"},
+        headers={"X-Twilio-Signature": "é".encode("latin-1") * 28},
+    )
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "invalid_signature"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"Body=caf\xe9", "The form body is not UTF-8."),
+        (b"&".join(b"f%d=x" % n for n in range(1001)), "The form body has too many fields."),
+    ],
+)
+def test_a_form_that_cannot_be_read_is_a_clear_400(
+    signed_app: RunningServer, body: bytes, reason: str
+) -> None:
+    response = httpx.post(
+        signed_app.http_url + WEBHOOK_PATH,
+        content=body,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": "x" * 28,
+        },
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"] == {"code": "bad_request", "message": reason}

@@ -6,14 +6,15 @@ The app sits behind a TLS-terminating proxy, so the URL Twilio signed is rebuilt
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Annotated, Final
+from urllib.parse import parse_qsl, urlparse
 
 from fastapi import Depends, Request
 from pydantic import SecretStr
-from starlette.datastructures import FormData
-from starlette.formparsers import MultiPartException
-from twilio.request_validator import RequestValidator
+from starlette.datastructures import ImmutableMultiDict
+from twilio.request_validator import RequestValidator, add_port, remove_port
 
 from talia_core.errors import (
     BadRequest,
@@ -23,6 +24,11 @@ from talia_core.errors import (
 )
 
 SIGNATURE_HEADER: Final = "X-Twilio-Signature"
+# A Twilio form carries a few dozen fields; this many is not a Twilio request.
+MAX_FORM_FIELDS: Final = 1000
+
+TwilioForm = ImmutableMultiDict[str, str]
+"""A webhook's form fields; Twilio's forms are url-encoded, so every value is text."""
 
 
 class _MultiParams:
@@ -49,6 +55,11 @@ class TwilioSignatureVerifier:
     def __init__(self, *, auth_token: SecretStr, public_base_url: str) -> None:
         self._validator = RequestValidator(auth_token.get_secret_value())
         self._origin = public_base_url.rstrip("/")
+        # Twilio may sign the URL with or without the scheme's default port; its validator
+        # tries both on every request. The origin is fixed, so both forms are worked out once
+        # and the common one is tried first.
+        parsed = urlparse(self._origin)
+        self._signed_origins = tuple(dict.fromkeys((remove_port(parsed), add_port(parsed))))
 
     def public_url(self, path: str, query: str = "") -> str:
         """The URL Twilio called: public origin + raw path (+ `?query`), nothing added."""
@@ -70,8 +81,15 @@ class TwilioSignatureVerifier:
         """A form-encoded webhook: URL plus every POST parameter."""
         if not signature:
             return False
-        url = self.public_url(path, query)
-        return bool(self._validator.validate(url, _MultiParams(params), signature))
+        signed = _MultiParams(params)
+        target = f"{path}{'?' + query if query else ''}"
+        expected = signature.encode()
+        return any(
+            hmac.compare_digest(
+                self._validator.compute_signature(origin + target, signed).encode(), expected
+            )
+            for origin in self._signed_origins
+        )
 
     def is_valid_json(self, *, path: str, query: str, body: bytes, signature: str | None) -> bool:
         """A JSON webhook: the URL carries `bodySHA256`, which must match the raw body."""
@@ -100,7 +118,7 @@ def _raw_path(request: Request) -> str:
     return bytes(raw).decode("latin-1") if raw else request.url.path
 
 
-async def get_signature_verifier(request: Request) -> TwilioSignatureVerifier:
+def signature_verifier(request: Request) -> TwilioSignatureVerifier:
     """The verifier the app put on its state; the app is misconfigured without one."""
     verifier = getattr(request.app.state, "twilio_signature_verifier", None)
     if not isinstance(verifier, TwilioSignatureVerifier):
@@ -108,33 +126,38 @@ async def get_signature_verifier(request: Request) -> TwilioSignatureVerifier:
     return verifier
 
 
-Verifier = Annotated[TwilioSignatureVerifier, Depends(get_signature_verifier)]
+def parse_form(body: bytes) -> list[tuple[str, str]]:
+    """A `application/x-www-form-urlencoded` body as its (name, value) pairs, repeats kept."""
+    try:
+        return parse_qsl(
+            body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS
+        )
+    except UnicodeDecodeError as exc:
+        raise BadRequest("The form body is not UTF-8.") from exc
+    except ValueError as exc:  # more fields than MAX_FORM_FIELDS
+        raise BadRequest("The form body has too many fields.") from exc
 
 
-async def signed_twilio_form(request: Request, verifier: Verifier) -> FormData:
+async def signed_twilio_form(request: Request) -> TwilioForm:
     """Dependency: the webhook's form, only when its signature holds (403 otherwise)."""
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("application/x-www-form-urlencoded"):
         raise UnsupportedMediaType("Twilio webhooks are form-encoded.")
-    try:
-        form = await request.form()
-    except (MultiPartException, UnicodeDecodeError) as exc:
-        raise BadRequest("The form body could not be parsed.") from exc
-    params = [(name, value) for name, value in form.multi_items() if isinstance(value, str)]
-    if not verifier.is_valid_form(
+    params = parse_form(await request.body())
+    if not signature_verifier(request).is_valid_form(
         path=_raw_path(request),
         query=_raw_query(request),
         params=params,
         signature=request.headers.get(SIGNATURE_HEADER),
     ):
         raise InvalidSignature
-    return form
+    return ImmutableMultiDict(params)
 
 
-async def signed_twilio_json(request: Request, verifier: Verifier) -> bytes:
+async def signed_twilio_json(request: Request) -> bytes:
     """Dependency: the raw JSON body, only when its `bodySHA256` signature holds."""
     body = await request.body()
-    if not verifier.is_valid_json(
+    if not signature_verifier(request).is_valid_json(
         path=_raw_path(request),
         query=_raw_query(request),
         body=body,
@@ -144,5 +167,5 @@ async def signed_twilio_json(request: Request, verifier: Verifier) -> bytes:
     return body
 
 
-SignedTwilioForm = Annotated[FormData, Depends(signed_twilio_form)]
+SignedTwilioForm = Annotated[TwilioForm, Depends(signed_twilio_form)]
 SignedTwilioJson = Annotated[bytes, Depends(signed_twilio_json)]
