@@ -35,9 +35,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.twilio_signature_verifier = TwilioSignatureVerifier(
             auth_token=settings.twilio.auth_token, public_base_url=settings.app.public_origin or ""
         )
+        store = WhatsAppStore(core.pool)
         app.state.whatsapp = WhatsAppState(
             settings=settings,
-            store=WhatsAppStore(core.pool),
+            store=store,
             contactos=ContactosRepository(core.pool),
             mensajes=MensajesRepository(core.pool),
             eventos=EventosRepository(core.pool),
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             try:
                 yield
             finally:
+                await store.wait_idle()  # what a webhook handed over is written before closing
                 if worker is not None:
                     worker.cancel()  # running jobs finish within the grace period
                     with contextlib.suppress(asyncio.CancelledError):

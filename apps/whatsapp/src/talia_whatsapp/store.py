@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
@@ -10,6 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from talia_core.repositories.calls import fetch_row, fetch_rows
 from talia_core.repositories.mensajes import Mensaje
+from talia_whatsapp.group_commit import GroupCommit
 from talia_whatsapp.schemas import InboundMessage
 
 # Procrastinate's names for the reply task and its queue.
@@ -26,6 +29,27 @@ class InboundRecorded:
     contacto_id: UUID
     repetido: bool
     encolado: bool
+
+
+@dataclass(frozen=True)
+class _Inbound:
+    """One call of `registrar_entrante_whatsapp`, by its arguments' names."""
+
+    identidad: str
+    asistente: str
+    message_sid: str
+    contenido: str | None
+    tipo: str
+    media: list[dict[str, str]] | None
+    nombre: str | None
+    metadata: dict[str, Any]
+    espera_ms: int
+    encolar: bool
+
+
+@dataclass(frozen=True)
+class _InboundInBatch(InboundRecorded):
+    orden: int  # the call's place in the batch
 
 
 @dataclass(frozen=True)
@@ -47,6 +71,7 @@ class WhatsAppStore:
 
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
+        self._inbound = GroupCommit(self._record_one, self._record_many)
 
     async def record_inbound(
         self,
@@ -56,27 +81,64 @@ class WhatsAppStore:
         debounce_ms: int,
         answer: bool = True,
     ) -> InboundRecorded:
-        """Store the message and, if the assistant should answer, queue its reply job."""
+        """Store the message and, if the assistant should answer, queue its reply job.
+
+        Messages that arrive together are written in one transaction (group commit).
+        """
+        return await self._inbound.write(
+            _Inbound(
+                identidad=message.sender,
+                asistente=assistant,
+                message_sid=message.message_sid,
+                contenido=message.text or None,
+                tipo=message.kind,
+                media=_media(message),
+                nombre=message.profile_name,
+                metadata=message.metadata,
+                espera_ms=debounce_ms,
+                encolar=answer,
+            )
+        )
+
+    async def wait_idle(self) -> None:
+        """Return once every message handed to `record_inbound` is written."""
+        await self._inbound.wait_idle()
+
+    async def _record_one(self, call: _Inbound) -> InboundRecorded:
         return await fetch_row(
             self._pool,
             "select * from public.registrar_entrante_whatsapp("
             "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
-                message.sender,
-                assistant,
-                message.message_sid,
-                message.text or None,
-                message.kind,
-                Jsonb(_media(message)) if message.media else None,
-                message.profile_name,
-                Jsonb(message.metadata),
+                call.identidad,
+                call.asistente,
+                call.message_sid,
+                call.contenido,
+                call.tipo,
+                None if call.media is None else Jsonb(call.media),
+                call.nombre,
+                Jsonb(call.metadata),
                 REPLY_TASK,
                 REPLY_QUEUE,
-                debounce_ms,
-                answer,
+                call.espera_ms,
+                call.encolar,
             ),
             InboundRecorded,
         )
+
+    async def _record_many(self, calls: Sequence[_Inbound]) -> list[_InboundInBatch]:
+        rows = await fetch_rows(
+            self._pool,
+            "select * from public.registrar_entrantes_whatsapp(%s, %s, %s)",
+            (
+                Jsonb([{"orden": n, **vars(call)} for n, call in enumerate(calls)]),
+                REPLY_TASK,
+                REPLY_QUEUE,
+            ),
+            _InboundInBatch,
+        )
+        by_order = {row.orden: row for row in rows}
+        return [by_order[n] for n in range(len(calls))]
 
     async def unanswered(self, conversacion_id: UUID) -> list[Mensaje]:
         """The person's messages after the last one a reply answered, in order."""

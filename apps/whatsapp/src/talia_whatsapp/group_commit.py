@@ -1,0 +1,87 @@
+"""Group commit: concurrent writes of the same kind share one database call.
+
+A write waits only while earlier ones are being written. Alone, it goes at once; under
+load, everything that arrived in the meantime goes in the next call. That call is one
+round trip and one transaction for all of them, which is what a webhook pays most for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Final, Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# Two batches in flight keep the database busy while the next one gathers, without
+# splitting the load into batches too small to be worth it.
+MAX_IN_FLIGHT: Final = 2
+MAX_BATCH: Final = 64
+
+
+class GroupCommit(Generic[T, R]):
+    """Writes items through `write_many` in batches, or `write_one` when there is one.
+
+    A failed batch is written again item by item, so each caller gets its own result or its
+    own error and a bad item never fails the others. `write_many` must be all or nothing
+    and return one result per item, in the order given.
+    """
+
+    def __init__(
+        self,
+        write_one: Callable[[T], Awaitable[R]],
+        write_many: Callable[[Sequence[T]], Awaitable[Sequence[R]]],
+    ) -> None:
+        self._write_one = write_one
+        self._write_many = write_many
+        self._waiting: list[tuple[T, asyncio.Future[R]]] = []
+        self._running: set[asyncio.Task[None]] = set()
+
+    async def write(self, item: T) -> R:
+        """Write `item` with whatever else is waiting; its own result or error."""
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        if len(self._running) < MAX_IN_FLIGHT:
+            task = asyncio.create_task(self._drain())
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+        # The write runs in a task of its own: a caller that goes away (the webhook's client
+        # hung up) cancels its wait, not the write it handed over.
+        return await future
+
+    async def wait_idle(self) -> None:
+        """Return once every write handed over so far has finished."""
+        while self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch = self._waiting[:MAX_BATCH]
+            del self._waiting[:MAX_BATCH]
+            if len(batch) == 1:
+                await self._alone(*batch[0])
+            else:
+                await self._together(batch)
+
+    async def _together(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        try:
+            results = await self._write_many([item for item, _ in batch])
+            if len(results) != len(batch):
+                raise RuntimeError(f"{len(batch)} items written, {len(results)} results")
+        except Exception:  # each item is retried and reports its own error
+            await asyncio.gather(*(self._alone(item, future) for item, future in batch))
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+    async def _alone(self, item: T, future: asyncio.Future[R]) -> None:
+        try:
+            result = await self._write_one(item)
+        except Exception as exc:  # handed to the caller, who raises it
+            if not future.done():
+                future.set_exception(exc)
+            return
+        if not future.done():
+            future.set_result(result)
