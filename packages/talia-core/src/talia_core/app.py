@@ -73,8 +73,9 @@ def create_service_app(
             max_age=600,
         )
     app.add_middleware(RequestContextMiddleware, channel=channel, metrics=metrics)
-    app.include_router(probes_router)
+    # Routes are tried in order: the channel's webhooks, the hot path, come before the probes.
     app.include_router(router)
+    app.include_router(probes_router)
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -77,8 +78,11 @@ class RequestContextMiddleware:
         route = _route_template(scope)
         method = scope["method"]
         self.metrics.observe(method=method, route=route, status=status, seconds=seconds)
-        emit = log.debug if route in _QUIET_ROUTES else log.info
-        emit(
+        level = logging.DEBUG if route in _QUIET_ROUTES else logging.INFO
+        if not log.isEnabledFor(level):
+            return  # cheaper than building the line for the level filter to drop
+        log.log(
+            level,
             "request_finished",
             method=method,
             route=route,
