@@ -85,6 +85,24 @@ def test_json_body_changed_after_signing_is_rejected(
     )
 
 
+def test_signatures_with_and_without_the_default_port_are_both_accepted_in_any_order(
+    twilio_signer: TwilioSigner,
+) -> None:
+    verifier = TwilioSignatureVerifier(
+        auth_token=SecretStr(TEST_AUTH_TOKEN), public_base_url=PUBLIC_ORIGIN
+    )
+    form = [("Body", "hola")]
+    with_port = twilio_signer.sign("https://talia.example.com:443" + WEBHOOK_PATH, form)
+    without_port = twilio_signer.sign(PUBLIC_ORIGIN + WEBHOOK_PATH, form)
+
+    for signature in (with_port, with_port, without_port, with_port, without_port):
+        assert verifier.is_valid_form(path=WEBHOOK_PATH, query="", params=form, signature=signature)
+    for signature in (with_port, without_port):
+        assert not verifier.is_valid_form(
+            path=WEBHOOK_PATH, query="", params=[("Body", "adios")], signature=signature
+        )
+
+
 def test_websocket_upgrade_is_checked_over_the_wss_url(twilio_signer: TwilioSigner) -> None:
     verifier = TwilioSignatureVerifier(
         auth_token=SecretStr(TEST_AUTH_TOKEN), public_base_url=PUBLIC_ORIGIN
@@ -172,7 +190,7 @@ def test_a_signature_header_that_is_not_ascii_is_refused_not_a_500(
     response = httpx.post(
         signed_app.http_url + WEBHOOK_PATH,
         data={"Body": "hola"},
-        headers={"X-Twilio-Signature": "é".encode("latin-1") * 28},
+        headers={b"X-Twilio-Signature": "é".encode("latin-1") * 28},
     )
 
     assert response.status_code == 403

@@ -55,11 +55,11 @@ class TwilioSignatureVerifier:
     def __init__(self, *, auth_token: SecretStr, public_base_url: str) -> None:
         self._validator = RequestValidator(auth_token.get_secret_value())
         self._origin = public_base_url.rstrip("/")
-        # Twilio may sign the URL with or without the scheme's default port; its validator
-        # tries both on every request. The origin is fixed, so both forms are worked out once
-        # and the common one is tried first.
+        # Twilio signs the URL with or without the scheme's default port (messaging keeps it,
+        # voice drops it); its validator computes both on every request. The origin is fixed,
+        # so both forms are worked out once, and the one that matched last is tried first.
         parsed = urlparse(self._origin)
-        self._signed_origins = tuple(dict.fromkeys((remove_port(parsed), add_port(parsed))))
+        self._signed_origins = list(dict.fromkeys((remove_port(parsed), add_port(parsed))))
 
     def public_url(self, path: str, query: str = "") -> str:
         """The URL Twilio called: public origin + raw path (+ `?query`), nothing added."""
@@ -84,12 +84,13 @@ class TwilioSignatureVerifier:
         signed = _MultiParams(params)
         target = f"{path}{'?' + query if query else ''}"
         expected = signature.encode()
-        return any(
-            hmac.compare_digest(
-                self._validator.compute_signature(origin + target, signed).encode(), expected
-            )
-            for origin in self._signed_origins
-        )
+        for index, origin in enumerate(self._signed_origins):
+            computed = self._validator.compute_signature(origin + target, signed)
+            if hmac.compare_digest(computed.encode(), expected):
+                if index:
+                    self._signed_origins.insert(0, self._signed_origins.pop(index))
+                return True
+        return False
 
     def is_valid_json(self, *, path: str, query: str, body: bytes, signature: str | None) -> bool:
         """A JSON webhook: the URL carries `bodySHA256`, which must match the raw body."""
