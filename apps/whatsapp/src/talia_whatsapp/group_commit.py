@@ -15,10 +15,14 @@ import contextvars
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Final, Generic, TypeVar
 
+import structlog
+
 T = TypeVar("T")
 R = TypeVar("R")
 
 MAX_BATCH: Final = 64
+
+log = structlog.stdlib.get_logger("talia.whatsapp.group_commit")
 
 
 class GroupCommit(Generic[T, R]):
@@ -71,7 +75,9 @@ class GroupCommit(Generic[T, R]):
             results = await self._write_many([item for item, _ in batch])
             if len(results) != len(batch):
                 raise RuntimeError(f"{len(batch)} items written, {len(results)} results")
-        except Exception:  # each item is retried and reports its own error
+        except Exception as exc:  # each item is retried and reports its own error
+            # The type only: an error's text may quote the values written.
+            log.warning("batch_written_one_by_one", size=len(batch), error=type(exc).__name__)
             await asyncio.gather(*(self._alone(item, future) for item, future in batch))
             return
         for (_, future), result in zip(batch, results, strict=True):
