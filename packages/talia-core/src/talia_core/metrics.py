@@ -16,6 +16,7 @@ class HttpMetrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     def __post_init__(self) -> None:
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.requests = Counter(
             "talia_http_requests",
             "HTTP requests answered, by method, route template and status.",
@@ -32,9 +33,19 @@ class HttpMetrics:
 
     def observe(self, *, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request."""
-        labels = (method, route, str(status))
-        self.requests.labels(*labels).inc()
-        self.latency.labels(*labels).observe(seconds)
+        key = (method, route, status)
+        series = self._series.get(key)
+        if series is None:
+            # Looking labels up costs more than counting; routes are templates, so the
+            # combinations are few and each is looked up once.
+            labels = (method, route, str(status))
+            series = self._series[key] = (
+                self.requests.labels(*labels),
+                self.latency.labels(*labels),
+            )
+        count, latency = series
+        count.inc()
+        latency.observe(seconds)
 
     def render(self) -> bytes:
         """The registry in Prometheus text format."""

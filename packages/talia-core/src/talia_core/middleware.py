@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
-import uuid
 from typing import Final
 
 import structlog
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from talia_core.metrics import HttpMetrics
@@ -21,6 +20,8 @@ _UNMATCHED_ROUTE: Final = "<unmatched>"
 _QUIET_ROUTES: Final = frozenset({"/health", "/ready", "/metrics"})
 
 log = structlog.stdlib.get_logger("talia.request")
+# Asked whether a line would be written before it is built: the stdlib logger behind `log`.
+_level_check = logging.getLogger("talia.request")
 
 
 def _request_id_from(scope: Scope) -> str:
@@ -29,7 +30,7 @@ def _request_id_from(scope: Scope) -> str:
             candidate = bytes(value).decode("latin-1")
             if _VALID_REQUEST_ID.match(candidate):
                 return candidate
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
 
 
 def _route_template(scope: Scope) -> str:
@@ -52,6 +53,9 @@ class RequestContextMiddleware:
             return
 
         request_id = _request_id_from(scope)
+        id_header = request_id.encode("latin-1")
+        # The request runs in a task of its own, so what it binds ends with it; clearing
+        # first keeps out anything the server's context may carry.
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id, channel=self.channel)
         started = time.perf_counter()
@@ -61,7 +65,7 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message).append("X-Request-ID", request_id)
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", id_header)]
             await send(message)
 
         # A WebSocket has no response headers to add, and every frame it sends would pay
@@ -72,14 +76,13 @@ class RequestContextMiddleware:
         finally:
             if scope["type"] == "http":
                 self._record(scope, status, time.perf_counter() - started)
-            structlog.contextvars.clear_contextvars()
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:
         route = _route_template(scope)
         method = scope["method"]
         self.metrics.observe(method=method, route=route, status=status, seconds=seconds)
         level = logging.DEBUG if route in _QUIET_ROUTES else logging.INFO
-        if not log.isEnabledFor(level):
+        if not _level_check.isEnabledFor(level):
             return  # cheaper than building the line for the level filter to drop
         log.log(
             level,
