@@ -2,6 +2,7 @@
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -69,6 +70,32 @@ def test_the_same_message_sid_five_times_is_one_message_and_one_reply(
         (1,)
     ]
     assert len(whatsapp.twilio.sent_messages()) == 1
+
+
+def test_people_writing_at_the_same_moment_are_each_stored_and_answered_once(
+    open_whatsapp: OpenWhatsApp,
+) -> None:
+    senders = [f"whatsapp:+3460000010{n}" for n in range(6)]
+    forms = [message_form(f"mensaje {n}", From=senders[n % 6]) for n in range(12)]
+    forms += [forms[0]] * 3  # Twilio delivers one of them again meanwhile
+    with open_whatsapp(debounce_ms=300) as whatsapp:
+        whatsapp.fake.add_turns(*(Turn(text=f"respuesta {n}") for n in range(6)))
+
+        with ThreadPoolExecutor(max_workers=len(forms)) as posting:
+            statuses = list(posting.map(lambda f: whatsapp.post(WEBHOOK, f).status_code, forms))
+        wait_for(lambda: len(whatsapp.twilio.sent_messages()) >= len(senders))
+        wait_for(whatsapp.settled)
+
+        assert statuses == [200] * len(forms)
+        stored = whatsapp.rows("select count(*) from public.mensajes where direccion = 'inbound'")
+        assert stored == [(12,)]
+        answered = sorted(sent.field("To") or "" for sent in whatsapp.twilio.sent_messages())
+        assert answered == sorted(senders)  # one reply each
+        # Each person's two messages in one turn, in whichever order they arrived.
+        turns = [r.body["input"][0]["content"] for r in whatsapp.fake.requests("/v1/responses")]
+        assert sorted(sorted(turn.split("\n")) for turn in turns) == sorted(
+            sorted([f"mensaje {n}", f"mensaje {n + 6}"]) for n in range(6)
+        )
 
 
 def test_a_quick_burst_is_answered_once_together(open_whatsapp: OpenWhatsApp) -> None:
