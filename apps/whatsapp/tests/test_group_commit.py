@@ -1,10 +1,13 @@
 """Inbound messages that arrive together share one transaction, and lose nothing by it."""
 
 import asyncio
+import socket
 
+import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
+from talia_core.db import POOLED_CONNECTION
 from talia_core.repositories.errors import TextTooLong
 from talia_whatsapp.schemas import InboundMessage
 from talia_whatsapp.store import InboundRecorded, WhatsAppStore
@@ -106,3 +109,30 @@ async def test_a_caller_that_goes_away_does_not_lose_its_message(
 
     stored = await rows(db_pool, "select proveedor_id from public.mensajes")
     assert stored == [("SMgone",)]
+
+
+async def test_when_the_database_cannot_be_reached_every_caller_hears_it_at_once() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    pool = AsyncConnectionPool(
+        f"postgresql://talia@127.0.0.1:{port}/talia",
+        min_size=1,
+        timeout=0.5,
+        kwargs={**POOLED_CONNECTION, "connect_timeout": 1},
+        open=False,
+    )
+    await pool.open(wait=False)
+    try:
+        store = WhatsAppStore(pool)
+        messages = [inbound(f"SMdown{n}", f"whatsapp:+3464000000{n}") for n in range(4)]
+
+        results = await asyncio.gather(
+            *(record(store, m) for m in messages), return_exceptions=True
+        )
+
+        assert all(isinstance(r, psycopg.OperationalError) for r in results)
+        # One wait for a connection for the batch, not one more for each message after it.
+        assert pool.get_stats()["requests_num"] == 1
+    finally:
+        await pool.close()

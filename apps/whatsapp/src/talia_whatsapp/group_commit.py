@@ -29,17 +29,21 @@ class GroupCommit(Generic[T, R]):
     """Writes items through `write_many` in batches, or `write_one` when there is one.
 
     A failed batch is written again item by item, so each caller gets its own result or its
-    own error and a bad item never fails the others. `write_many` must be all or nothing
-    and return one result per item, in the order given.
+    own error and a bad item never fails the others; unless `fail_together` says the error
+    would fail each of them too (the database cannot be reached): then every caller gets it
+    at once. `write_many` must be all or nothing and return one result per item, in order.
     """
 
     def __init__(
         self,
         write_one: Callable[[T], Awaitable[R]],
         write_many: Callable[[Sequence[T]], Awaitable[Sequence[R]]],
+        *,
+        fail_together: Callable[[Exception], bool] = lambda _: False,
     ) -> None:
         self._write_one = write_one
         self._write_many = write_many
+        self._fail_together = fail_together
         self._waiting: list[tuple[T, asyncio.Future[R]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -75,7 +79,12 @@ class GroupCommit(Generic[T, R]):
             results = await self._write_many([item for item, _ in batch])
             if len(results) != len(batch):
                 raise RuntimeError(f"{len(batch)} items written, {len(results)} results")
-        except Exception as exc:  # each item is retried and reports its own error
+        except Exception as exc:  # each caller gets its own result or error
+            if self._fail_together(exc):
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                return
             # The type only: an error's text may quote the values written.
             log.warning("batch_written_one_by_one", size=len(batch), error=type(exc).__name__)
             await asyncio.gather(*(self._alone(item, future) for item, future in batch))

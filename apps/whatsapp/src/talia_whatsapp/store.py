@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
@@ -60,6 +61,12 @@ class Part:
     parte: int
 
 
+def _database_unreachable(exc: Exception) -> bool:
+    """No connection (refused, lost, or none free in time): each message alone would wait
+    for one and fail the same way."""
+    return isinstance(exc, psycopg.OperationalError) and (exc.sqlstate or "08").startswith("08")
+
+
 def _media(message: InboundMessage) -> list[dict[str, str]] | None:
     if not message.media:
         return None
@@ -71,7 +78,9 @@ class WhatsAppStore:
 
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
-        self._inbound = GroupCommit(self._record_one, self._record_many)
+        self._inbound = GroupCommit(
+            self._record_one, self._record_many, fail_together=_database_unreachable
+        )
 
     async def record_inbound(
         self,
