@@ -9,7 +9,7 @@ from pydantic import SecretStr
 
 from talia_core.app import create_service_app
 from talia_core.config import ServiceSettings
-from talia_core.security import SignedTwilioForm, TwilioSignatureVerifier
+from talia_core.security import MAX_FORM_BYTES, SignedTwilioForm, TwilioSignatureVerifier
 from talia_testkit.plugin import TEST_AUTH_TOKEN
 from talia_testkit.server import RunningServer, serve_app
 from talia_testkit.settings import app_settings, database_settings, logging_settings
@@ -218,3 +218,26 @@ def test_a_form_that_cannot_be_read_is_a_clear_400(
 
     assert response.status_code == 400
     assert response.json()["error"] == {"code": "bad_request", "message": reason}
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_a_body_larger_than_any_twilio_form_is_a_clear_413(
+    signed_app: RunningServer, framing: str
+) -> None:
+    body = b"Body=" + b"a" * MAX_FORM_BYTES
+
+    def in_chunks() -> Iterator[bytes]:
+        for start in range(0, len(body), 64 * 1024):
+            yield body[start : start + 64 * 1024]
+
+    response = httpx.post(
+        signed_app.http_url + WEBHOOK_PATH,
+        content=body if framing == "content-length" else in_chunks(),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": "x" * 28,
+        },
+    )
+
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"

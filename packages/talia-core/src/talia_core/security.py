@@ -19,13 +19,16 @@ from twilio.request_validator import RequestValidator, add_port, remove_port
 from talia_core.errors import (
     BadRequest,
     InvalidSignature,
+    PayloadTooLarge,
     ServiceUnavailable,
     UnsupportedMediaType,
 )
 
 SIGNATURE_HEADER: Final = "X-Twilio-Signature"
-# A Twilio form carries a few dozen fields; this many is not a Twilio request.
+# A Twilio form carries a few dozen fields and a few kilobytes (a 4,096-character WhatsApp
+# text percent-encoded is under 50 KB); more than this is not a Twilio request.
 MAX_FORM_FIELDS: Final = 1000
+MAX_FORM_BYTES: Final = 256 * 1024
 
 TwilioForm = ImmutableMultiDict[str, str]
 """A webhook's form fields; Twilio's forms are url-encoded, so every value is text."""
@@ -127,6 +130,22 @@ def signature_verifier(request: Request) -> TwilioSignatureVerifier:
     return verifier
 
 
+async def _body_within(request: Request, limit: int) -> bytes:
+    """The request body, refused with a 413 as soon as it is known to exceed `limit`."""
+    too_large = PayloadTooLarge(f"The body is over {limit} bytes.")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def parse_form(body: bytes) -> list[tuple[str, str]]:
     """A `application/x-www-form-urlencoded` body as its (name, value) pairs, repeats kept."""
     try:
@@ -144,7 +163,7 @@ async def signed_twilio_form(request: Request) -> TwilioForm:
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("application/x-www-form-urlencoded"):
         raise UnsupportedMediaType("Twilio webhooks are form-encoded.")
-    params = parse_form(await request.body())
+    params = parse_form(await _body_within(request, MAX_FORM_BYTES))
     if not signature_verifier(request).is_valid_form(
         path=_raw_path(request),
         query=_raw_query(request),
