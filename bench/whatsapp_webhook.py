@@ -7,7 +7,9 @@ its reply job in the embedded PostgreSQL (its reply worker runs elsewhere, as wh
 out). The client writes the HTTP/1.1 requests itself over kept-alive connections: a client
 library costs more CPU per request than the bare app, so it would measure itself, and on a
 small machine it takes the CPU the servers need. The bare app reads the form the standard
-Starlette way (`request.form()`). Bounded: a fixed number of requests per round.
+Starlette way (`request.form()`). Besides rates and latencies it prints each app process's
+CPU time per request (Linux `/proc`; Postgres not counted), which tells the cost of the
+endpoint apart from time spent waiting. Bounded: a fixed number of requests per round.
 
     uv run python bench/whatsapp_webhook.py [--requests 2000] [--concurrency 8] [--rounds 5]
 """
@@ -25,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 import httpx
@@ -119,28 +122,42 @@ async def _exchange(
         raise RuntimeError(f"webhook answered {status_line!r}")
 
 
-class Round:
-    """One round's rate and latencies."""
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux `/proc`)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def __init__(self, latencies: list[float], seconds: float) -> None:
+
+class Round:
+    """One round's rate, latencies and the server process's CPU per request."""
+
+    def __init__(self, latencies: list[float], seconds: float, cpu_seconds: float) -> None:
         ordered = sorted(latencies)
         self.rate = len(ordered) / seconds
         self.p50_ms = statistics.median(ordered) * 1000
         self.p99_ms = ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000
+        self.cpu_us = cpu_seconds / len(ordered) * 1e6
 
     def line(self, name: str) -> str:
         return (
             f"{name:<26} {self.rate:>8.0f} req/s   p50 {self.p50_ms:6.2f} ms"
-            f"   p99 {self.p99_ms:6.2f} ms"
+            f"   p99 {self.p99_ms:6.2f} ms   app CPU {self.cpu_us:5.0f} us/req"
         )
 
 
-async def _round(port: int, requests: list[bytes], concurrency: int) -> Round:
+class Server(NamedTuple):
+    """A uvicorn process under test: its pid (for CPU time) and its port."""
+
+    pid: int
+    port: int
+
+
+async def _round(server: Server, requests: list[bytes], concurrency: int) -> Round:
     latencies: list[float] = []
     pending = iter(requests)
 
     async def client() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         try:
             for request in pending:
                 started = time.perf_counter()
@@ -150,16 +167,15 @@ async def _round(port: int, requests: list[bytes], concurrency: int) -> Round:
             writer.close()
             await writer.wait_closed()
 
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), _cpu_seconds(server.pid)
     await asyncio.gather(*(client() for _ in range(concurrency)))
-    return Round(latencies, time.perf_counter() - started)
+    cpu_seconds = _cpu_seconds(server.pid) - cpu_before
+    return Round(latencies, time.perf_counter() - started, cpu_seconds)
 
 
-async def bench(
-    real_port: int, bare_port: int, requests: int, concurrency: int, rounds: int
-) -> None:
-    await _round(real_port, _signed_requests(requests // 4, 0), concurrency)  # warm-up
-    await _round(bare_port, _signed_requests(requests // 4, 0), concurrency)
+async def bench(real: Server, bare: Server, requests: int, concurrency: int, rounds: int) -> None:
+    await _round(real, _signed_requests(requests // 4, 0), concurrency)  # warm-up
+    await _round(bare, _signed_requests(requests // 4, 0), concurrency)
     reals: list[Round] = []
     bares: list[Round] = []
     for number in range(1, rounds + 1):
@@ -167,20 +183,24 @@ async def bench(
         # Each round runs both back to back, in turns first, so a drift in the shared
         # machine's speed reaches both sides of a round's ratio alike.
         if number % 2:
-            bares.append(await _round(bare_port, signed, concurrency))
-            reals.append(await _round(real_port, signed, concurrency))
+            bares.append(await _round(bare, signed, concurrency))
+            reals.append(await _round(real, signed, concurrency))
         else:
-            reals.append(await _round(real_port, signed, concurrency))
-            bares.append(await _round(bare_port, signed, concurrency))
+            reals.append(await _round(real, signed, concurrency))
+            bares.append(await _round(bare, signed, concurrency))
     ratios = [real.rate / bare.rate for real, bare in zip(reals, bares, strict=True)]
-    real = sorted(reals, key=lambda r: r.rate)[rounds // 2]
-    bare = sorted(bares, key=lambda r: r.rate)[rounds // 2]
+    cpu_ratios = [b.cpu_us / r.cpu_us for r, b in zip(reals, bares, strict=True)]
+    median_real = sorted(reals, key=lambda r: r.rate)[rounds // 2]
+    median_bare = sorted(bares, key=lambda r: r.rate)[rounds // 2]
     print(f"requests per round: {requests}, concurrency: {concurrency}, median of {rounds} rounds")
-    print(bare.line("bare FastAPI (parse form)"))
-    print(real.line("real webhook (store+job)"))
+    print(median_bare.line("bare FastAPI (parse form)"))
+    print(median_real.line("real webhook (store+job)"))
     spread = ", ".join(f"{ratio:.2f}" for ratio in ratios)
     print(f"ratio real/bare: {statistics.median(ratios):.2f} (goal >= 0.5; rounds: {spread})")
-    print(f"real p99 acknowledgement: {real.p99_ms:.2f} ms (goal < 50 ms)")
+    print(f"real p99 acknowledgement: {median_real.p99_ms:.2f} ms (goal < 50 ms)")
+    # The app's own CPU per request (Postgres and the client not counted): how many
+    # webhooks one app process could take if nothing else were waited for.
+    print(f"app CPU per request, bare/real: {statistics.median(cpu_ratios):.2f}")
 
 
 def main() -> None:
@@ -208,9 +228,19 @@ def main() -> None:
                 "TALIA_WHATSAPP_RUN_WORKER": "false",
                 "TALIA_LOG_LEVEL": "WARNING",
             }
-            processes.append(_start("talia_whatsapp.main:app", real_port, env, workdir))
-            processes.append(_start("bare_webhook:app", bare_port, env, workdir))
-            asyncio.run(bench(real_port, bare_port, args.requests, args.concurrency, args.rounds))
+            real = _start("talia_whatsapp.main:app", real_port, env, workdir)
+            processes.append(real)
+            bare = _start("bare_webhook:app", bare_port, env, workdir)
+            processes.append(bare)
+            asyncio.run(
+                bench(
+                    Server(real.pid, real_port),
+                    Server(bare.pid, bare_port),
+                    args.requests,
+                    args.concurrency,
+                    args.rounds,
+                )
+            )
         finally:
             for process in processes:
                 process.terminate()
