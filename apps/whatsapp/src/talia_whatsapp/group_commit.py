@@ -4,8 +4,8 @@ One writer task writes a batch at a time. A write waits only while the batch bef
 being written: alone, it goes at once; under load, everything that arrived in the meantime
 goes in the next call. That call is one round trip and one transaction for all of them,
 which is what a webhook pays most for. One batch at a time makes the batches as large as
-the load allows; a second writer measured slower (bench/whatsapp_webhook.py), because the
-batches got smaller and each costs the app about as much as one message alone.
+the load allows; a second writer measured slower (bench/whatsapp_webhook.py): the batches
+shrank to one to three messages, and most of what a write costs the app is per call.
 """
 
 from __future__ import annotations
