@@ -71,6 +71,10 @@ def test_stdlib_records_are_masked_too(capsys: pytest.CaptureFixture[str]) -> No
     ("raw", "masked"),
     [
         ("+14155238886", "***86"),
+        ("60011122", "***22"),  # the shortest phone number: eight digits
+        ("a@b.io", "***@b.io"),
+        ("key sk-abcdefghijkl", "key sk-***"),
+        ("0123456789abcdef0123456789abcdef", "***"),  # exactly 32 hex digits
         ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln here", "token ***jwt*** here"),
         ("auth 0123456789abcdef0123456789abcdef", "auth ***"),
         (
