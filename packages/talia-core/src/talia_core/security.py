@@ -132,18 +132,21 @@ def signature_verifier(request: Request) -> TwilioSignatureVerifier:
 
 async def _body_within(request: Request, limit: int) -> bytes:
     """The request body, refused with a 413 as soon as it is known to exceed `limit`."""
-    too_large = PayloadTooLarge(f"The body is over {limit} bytes.")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise too_large
+        raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise too_large
+            raise _too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The body is over {limit} bytes.")
 
 
 def parse_form(body: bytes) -> list[tuple[str, str]]:
