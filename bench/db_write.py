@@ -4,6 +4,9 @@ Same pool, same connection count, same run. Uses the embedded PostgreSQL (durabl
 settings) unless DATABASE_URL is set. Bounded: a fixed number of operations per phase.
 
     uv run python bench/db_write.py [--connections 8] [--operations 4000] [--rounds 5]
+                                    [--no-prepared-statements]
+
+`--no-prepared-statements` connects as behind Supabase's transaction pooler (port 6543).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 
 from psycopg_pool import AsyncConnectionPool
 
-from talia_core.db import POOLED_CONNECTION
+from talia_core.db import connection_options
 from talia_core.migrations import migrate
 from talia_core.repositories.mensajes import MensajesRepository
 from talia_testkit.database import MIGRATIONS_DIR
@@ -73,12 +76,14 @@ def _shifted(
     return shifted
 
 
-async def bench(url: str, connections: int, operations: int, rounds: int) -> None:
+async def bench(
+    url: str, connections: int, operations: int, rounds: int, *, prepared: bool
+) -> None:
     async with AsyncConnectionPool(
         url,
         min_size=connections,
         max_size=connections,
-        kwargs=POOLED_CONNECTION,
+        kwargs=connection_options(url, prepared_statements=prepared),
     ) as pool:
         mensajes = MensajesRepository(pool)
         run_id = uuid.uuid4().hex[:8]
@@ -97,8 +102,8 @@ async def bench(url: str, connections: int, operations: int, rounds: int) -> Non
                 contenido="Hola, quisiera saber el precio del plan anual.",
             )
 
-        # Warm both paths: connections, plan caches, and WAL segments a fresh cluster has
-        # yet to create (the first writes otherwise pay for zero-filling them).
+        # Warm both paths: connections, prepared statements, plan caches, and WAL segments a
+        # fresh cluster has yet to create (the first writes otherwise pay for zero-filling them).
         await _run("warm-up", select_one, connections, operations // 4)
         await _run("warm-up", inbound, connections, operations // 4)
         # Each round runs both phases back to back, in turns first, and the ratio is taken
@@ -124,7 +129,8 @@ async def bench(url: str, connections: int, operations: int, rounds: int) -> Non
     write = sorted(writes, key=lambda phase: phase.rate)[rounds // 2]
 
     print(
-        f"connections: {connections}, operations per phase: {operations}, median of {rounds} rounds"
+        f"connections: {connections}, operations per phase: {operations}, median of {rounds}"
+        f" rounds, prepared statements: {'on' if prepared else 'off'}"
     )
     print(baseline.line())
     print(write.line())
@@ -137,6 +143,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--operations", type=int, default=4000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--no-prepared-statements", dest="prepared", action="store_false")
     args = parser.parse_args()
 
     external = os.environ.get("DATABASE_URL")
@@ -148,7 +155,9 @@ def main() -> None:
         url = external or (server.url if server else "")
         try:
             migrate(url, MIGRATIONS_DIR)
-            asyncio.run(bench(url, args.connections, args.operations, args.rounds))
+            asyncio.run(
+                bench(url, args.connections, args.operations, args.rounds, prepared=args.prepared)
+            )
         finally:
             if server is not None:
                 server.stop()

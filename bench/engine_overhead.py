@@ -22,7 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 from talia_core.ai.engine import TextEngine, UserTurn
 from talia_core.ai.events import ReplyFinished, TextDelta
 from talia_core.assistants.registry import AssistantRegistry
-from talia_core.db import POOLED_CONNECTION
+from talia_core.db import connection_options
 from talia_core.migrations import migrate
 from talia_core.repositories.asistentes import AsistentesRepository
 from talia_core.repositories.mensajes import MensajesRepository
@@ -44,7 +44,7 @@ def _percentiles(samples: list[float]) -> str:
 
 async def bench(url: str, fake: FakeOpenAI, turns: int) -> None:
     async with (
-        AsyncConnectionPool(url, min_size=2, max_size=4, kwargs=POOLED_CONNECTION) as pool,
+        AsyncConnectionPool(url, min_size=2, max_size=4, kwargs=connection_options(url)) as pool,
         AsyncOpenAI(base_url=fake.base_url, api_key="sk-bench", max_retries=0) as client,
     ):
         await AsistentesRepository(pool).save("bench", PROFILE)

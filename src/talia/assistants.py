@@ -12,13 +12,15 @@ import yaml
 from psycopg_pool import AsyncConnectionPool
 
 from talia_core.assistants.profile import ProfileError, parse_profile
-from talia_core.db import POOLED_CONNECTION
+from talia_core.db import connection_options
 from talia_core.repositories.asistentes import AsistentesRepository
 
 
 @asynccontextmanager
 async def _repository(url: str) -> AsyncIterator[AsistentesRepository]:
-    async with AsyncConnectionPool(url, min_size=1, max_size=1, kwargs=POOLED_CONNECTION) as pool:
+    async with AsyncConnectionPool(
+        url, min_size=1, max_size=1, kwargs=connection_options(url)
+    ) as pool:
         yield AsistentesRepository(pool)
 
 

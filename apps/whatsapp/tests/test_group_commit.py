@@ -7,7 +7,7 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from talia_core.db import POOLED_CONNECTION
+from talia_core.db import connection_options
 from talia_core.repositories.errors import TextTooLong
 from talia_whatsapp.schemas import InboundMessage
 from talia_whatsapp.store import InboundRecorded, WhatsAppStore
@@ -119,7 +119,7 @@ async def test_when_the_database_cannot_be_reached_every_caller_hears_it_at_once
         f"postgresql://talia@127.0.0.1:{port}/talia",
         min_size=1,
         timeout=0.5,
-        kwargs={**POOLED_CONNECTION, "connect_timeout": 1},
+        kwargs={**connection_options(""), "connect_timeout": 1},
         open=False,
     )
     await pool.open(wait=False)

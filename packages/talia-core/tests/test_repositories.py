@@ -9,7 +9,7 @@ import pytest
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
-from talia_core.db import POOLED_CONNECTION
+from talia_core.db import connection_options
 from talia_core.repositories.contactos import ContactosRepository
 from talia_core.repositories.conversaciones import ConversacionesRepository
 from talia_core.repositories.errors import InvalidRecord, RecordNotFound, TextTooLong
@@ -68,7 +68,7 @@ async def test_same_message_sid_sent_50_times_concurrently_is_stored_once(
         database_url,
         min_size=50,
         max_size=50,
-        kwargs=POOLED_CONNECTION,
+        kwargs=connection_options(database_url),
     ) as pool:
         mensajes = MensajesRepository(pool)
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from talia_core.db import POOLED_CONNECTION
+from talia_core.db import connection_options
 from talia_testkit.database import test_database, truncate_all
 from talia_testkit.fake_openai import FakeOpenAI, run_fake_openai
 from talia_testkit.fake_twilio import FakeTwilio, run_fake_twilio
@@ -33,12 +33,12 @@ def database_url(migrated_database_url: str) -> Iterator[str]:
 
 @pytest.fixture
 async def db_pool(database_url: str) -> AsyncIterator[AsyncConnectionPool]:
-    """An open pool configured as the apps configure theirs (no prepared statements)."""
+    """An open pool configured as the apps configure theirs for this database."""
     pool = AsyncConnectionPool(
         database_url,
         min_size=1,
         max_size=10,
-        kwargs=POOLED_CONNECTION,
+        kwargs=connection_options(database_url),
         open=False,
     )
     await pool.open(wait=True, timeout=10)
