@@ -55,6 +55,7 @@ def test_pools_prepare_statements_unless_the_pooler_forbids_it(
 
     pool = create_pool(DatabaseSettings())  # built, never opened: nothing connects
 
+    assert isinstance(pool.kwargs, dict)
     assert pool.kwargs["prepare_threshold"] == threshold
     assert pool.kwargs["autocommit"] is True
 
