@@ -115,11 +115,12 @@ async def test_when_the_database_cannot_be_reached_every_caller_hears_it_at_once
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    url = f"postgresql://talia@127.0.0.1:{port}/talia"
     pool = AsyncConnectionPool(
-        f"postgresql://talia@127.0.0.1:{port}/talia",
+        url,
         min_size=1,
         timeout=0.5,
-        kwargs={**connection_options(""), "connect_timeout": 1},
+        kwargs={**connection_options(url), "connect_timeout": 1},
         open=False,
     )
     await pool.open(wait=False)

@@ -35,6 +35,18 @@ def test_malformed_database_url_is_named(monkeypatch: pytest.MonkeyPatch) -> Non
         load_settings(DatabaseSettings)
 
 
+def test_unreadable_database_url_is_named_without_its_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://talia:s3cret@db.example.com/talia?pooled=yes")
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(DatabaseSettings)
+
+    assert str(caught.value).startswith("DATABASE_URL is invalid: ")
+    assert "s3cret" not in str(caught.value)
+
+
 def test_every_bad_variable_is_reported_together(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TALIA_LOG_FORMAT", "xml")
     monkeypatch.setenv("TALIA_PUBLIC_BASE_URL", "not a url")

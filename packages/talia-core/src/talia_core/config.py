@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self, TypeVar
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from pydantic import (
     AnyHttpUrl,
     BaseModel,
@@ -79,6 +81,11 @@ class DatabaseSettings(BaseSettings):
         url = value.get_secret_value()
         if not url.startswith(("postgresql://", "postgres://")):
             raise ValueError("must be a postgresql:// connection URL")
+        try:
+            conninfo_to_dict(url)
+        except psycopg.ProgrammingError:
+            # libpq's message may quote the URL, password included: say what, not where.
+            raise ValueError("is not a connection URL libpq can read") from None
         return value
 
 
