@@ -2,6 +2,9 @@
 
 Same pool, same connection count, same run. Uses the embedded PostgreSQL (durable default
 settings) unless DATABASE_URL is set. Bounded: a fixed number of operations per phase.
+Besides rates and latencies it prints the CPU time each operation costs this client and, on
+the embedded server, Postgres (Linux `/proc`: the server's processes alive at the end of a
+phase), which tells where the time of a write goes.
 
     uv run python bench/db_write.py [--connections 8] [--operations 4000] [--rounds 5]
                                     [--no-prepared-statements]
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -31,25 +35,62 @@ from talia_testkit.database import MIGRATIONS_DIR
 from talia_testkit.postgres import EmbeddedPostgres
 
 
-class Phase:
-    """Throughput and latencies of one kind of operation."""
+def _client_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
-    def __init__(self, name: str, latencies: list[float], seconds: float) -> None:
+
+def _stat(pid: str) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+
+
+def _server_cpu(postmaster: int) -> float:
+    """CPU seconds used so far by the postmaster and its children alive now."""
+    ticks = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = _stat(pid)
+        except OSError:  # ended meanwhile
+            continue
+        if int(pid) == postmaster or int(fields[1]) == postmaster:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class Phase:
+    """Throughput, latencies and CPU cost of one kind of operation."""
+
+    def __init__(
+        self,
+        name: str,
+        latencies: list[float],
+        seconds: float,
+        client_cpu: float,
+        server_cpu: float | None,
+    ) -> None:
         self.name = name
         self.rate = len(latencies) / seconds
         ordered = sorted(latencies)
         self.p50_ms = statistics.median(ordered) * 1000
         self.p99_ms = ordered[int(len(ordered) * 0.99) - 1] * 1000
+        self.client_us = client_cpu / len(latencies) * 1e6
+        self.server_us = None if server_cpu is None else server_cpu / len(latencies) * 1e6
 
     def line(self) -> str:
+        server = "n/a" if self.server_us is None else f"{self.server_us:4.0f} us"
         return (
             f"{self.name:<28} {self.rate:>9.0f} ops/s   p50 {self.p50_ms:6.2f} ms"
-            f"   p99 {self.p99_ms:6.2f} ms"
+            f"   p99 {self.p99_ms:6.2f} ms   CPU per op: client {self.client_us:4.0f} us,"
+            f" Postgres {server}"
         )
 
 
 async def _run(
-    name: str, operation: Callable[[int], Awaitable[object]], workers: int, total: int
+    name: str,
+    operation: Callable[[int], Awaitable[object]],
+    workers: int,
+    total: int,
+    postmaster: int | None,
 ) -> Phase:
     latencies: list[float] = []
     counter = iter(range(total))
@@ -60,9 +101,14 @@ async def _run(
             await operation(index)
             latencies.append(time.perf_counter() - started)
 
-    started = time.perf_counter()
+    server_before = None if postmaster is None else _server_cpu(postmaster)
+    client_before, started = _client_cpu(), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(workers)))
-    return Phase(name, latencies, time.perf_counter() - started)
+    seconds, client_cpu = time.perf_counter() - started, _client_cpu() - client_before
+    server_cpu = None
+    if postmaster is not None and server_before is not None:
+        server_cpu = _server_cpu(postmaster) - server_before
+    return Phase(name, latencies, seconds, client_cpu, server_cpu)
 
 
 def _shifted(
@@ -77,7 +123,13 @@ def _shifted(
 
 
 async def bench(
-    url: str, connections: int, operations: int, rounds: int, *, prepared: bool
+    url: str,
+    connections: int,
+    operations: int,
+    rounds: int,
+    *,
+    prepared: bool,
+    postmaster: int | None,
 ) -> None:
     async with AsyncConnectionPool(
         url,
@@ -104,19 +156,20 @@ async def bench(
 
         # Warm both paths: connections, prepared statements, plan caches, and WAL segments a
         # fresh cluster has yet to create (the first writes otherwise pay for zero-filling them).
-        await _run("warm-up", select_one, connections, operations // 4)
-        await _run("warm-up", inbound, connections, operations // 4)
+        await _run("warm-up", select_one, connections, operations // 4, postmaster)
+        await _run("warm-up", inbound, connections, operations // 4, postmaster)
         # Each round runs both phases back to back, in turns first, and the ratio is taken
         # within the round: the shared machine's speed drifts between rounds.
         baselines: list[Phase] = []
         writes: list[Phase] = []
         for round_ in range(1, rounds + 1):
-            select_phase = _run("select 1", select_one, connections, operations)
+            select_phase = _run("select 1", select_one, connections, operations, postmaster)
             write_phase = _run(
                 "registrar_mensaje_entrante",
                 _shifted(inbound, round_ * operations),
                 connections,
                 operations,
+                postmaster,
             )
             if round_ % 2:
                 baselines.append(await select_phase)
@@ -155,8 +208,18 @@ def main() -> None:
         url = external or (server.url if server else "")
         try:
             migrate(url, MIGRATIONS_DIR)
+            postmaster = None
+            if server is not None:
+                postmaster = int((server.data_dir / "postmaster.pid").read_text().split()[0])
             asyncio.run(
-                bench(url, args.connections, args.operations, args.rounds, prepared=args.prepared)
+                bench(
+                    url,
+                    args.connections,
+                    args.operations,
+                    args.rounds,
+                    prepared=args.prepared,
+                    postmaster=postmaster,
+                )
             )
         finally:
             if server is not None:
