@@ -266,3 +266,24 @@ async def test_invalid_email_in_a_lead_is_refused(db_pool: AsyncConnectionPool) 
 
     with pytest.raises(InvalidRecord, match="email"):
         await ContactosRepository(db_pool).update_lead(inbound.contacto_id, email="not-an-email")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "update public.mensajes set estado_entrega = 'lost'",
+        "update public.conversaciones set estado = 'archived'",
+    ],
+)
+async def test_a_status_outside_its_list_is_refused_even_by_direct_sql(
+    db_pool: AsyncConnectionPool, statement: str
+) -> None:
+    await _inbound(MensajesRepository(db_pool), "SM-status")
+
+    async with db_pool.connection() as conn:
+        with pytest.raises(psycopg.errors.CheckViolation):
+            await conn.execute(statement)
+        # A message without a delivery status (no provider tracks it) stays allowed.
+        await conn.execute("update public.mensajes set estado_entrega = null")
+        cursor = await conn.execute("select estado_entrega from public.mensajes")
+        assert await cursor.fetchall() == [(None,)]
