@@ -28,6 +28,7 @@ from pathlib import Path
 
 from psycopg_pool import AsyncConnectionPool
 
+from proc_cpu import tree_cpu_seconds
 from talia_core.db import connection_options
 from talia_core.migrations import migrate
 from talia_core.repositories.mensajes import MensajesRepository
@@ -38,23 +39,6 @@ from talia_testkit.postgres import EmbeddedPostgres
 def _client_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def _stat(pid: str) -> list[str]:
-    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-
-
-def _server_cpu(postmaster: int) -> float:
-    """CPU seconds used so far by the postmaster and its children alive now."""
-    ticks = 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            fields = _stat(pid)
-        except OSError:  # ended meanwhile
-            continue
-        if int(pid) == postmaster or int(fields[1]) == postmaster:
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 class Phase:
@@ -101,13 +85,13 @@ async def _run(
             await operation(index)
             latencies.append(time.perf_counter() - started)
 
-    server_before = None if postmaster is None else _server_cpu(postmaster)
+    server_before = None if postmaster is None else tree_cpu_seconds(postmaster)
     client_before, started = _client_cpu(), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(workers)))
     seconds, client_cpu = time.perf_counter() - started, _client_cpu() - client_before
     server_cpu = None
-    if postmaster is not None and server_before is not None:
-        server_cpu = _server_cpu(postmaster) - server_before
+    if postmaster is not None and server_before is not None:  # both or neither
+        server_cpu = tree_cpu_seconds(postmaster) - server_before
     return Phase(name, latencies, seconds, client_cpu, server_cpu)
 
 

@@ -33,6 +33,7 @@ from urllib.parse import urlencode
 import httpx
 from twilio.request_validator import RequestValidator
 
+from proc_cpu import process_cpu_seconds
 from talia_core.migrations import migrate
 from talia_testkit.database import MIGRATIONS_DIR
 from talia_testkit.postgres import EmbeddedPostgres
@@ -122,12 +123,6 @@ async def _exchange(
         raise RuntimeError(f"webhook answered {status_line!r}")
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (Linux `/proc`)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 class Round:
     """One round's rate, latencies and the server process's CPU per request."""
 
@@ -167,9 +162,9 @@ async def _round(server: Server, requests: list[bytes], concurrency: int) -> Rou
             writer.close()
             await writer.wait_closed()
 
-    started, cpu_before = time.perf_counter(), _cpu_seconds(server.pid)
+    started, cpu_before = time.perf_counter(), process_cpu_seconds(server.pid)
     await asyncio.gather(*(client() for _ in range(concurrency)))
-    cpu_seconds = _cpu_seconds(server.pid) - cpu_before
+    cpu_seconds = process_cpu_seconds(server.pid) - cpu_before
     return Round(latencies, time.perf_counter() - started, cpu_seconds)
 
 
