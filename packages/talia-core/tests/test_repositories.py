@@ -41,8 +41,8 @@ async def test_inbound_message_creates_contact_conversation_and_event(
     assert conversation is not None
     assert (conversation.estado, conversation.asistente_clave) == ("open", "tienda")
     assert [e.tipo for e in events] == ["conversation_opened"]
-    assert [(m.direccion, m.contenido, m.estado_entrega) for m in history] == [
-        ("inbound", "hola", "received")
+    assert [(m.direccion, m.contenido, m.estado_entrega, m.metadata) for m in history] == [
+        ("inbound", "hola", "received", {})
     ]
 
 

@@ -106,7 +106,8 @@ class MensajesRepository:
                 tipo,
                 Jsonb(media) if media is not None else None,
                 nombre,
-                Jsonb(metadata or {}),
+                # The function stores `{}` for null: no JSON to encode on the common path.
+                Jsonb(metadata) if metadata else None,
             ),
             EntranteRegistrado,
         )
