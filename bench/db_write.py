@@ -173,6 +173,10 @@ async def bench(
     print(write.line())
     spread = ", ".join(f"{ratio:.2f}" for ratio in ratios)
     print(f"ratio writes/select1: {statistics.median(ratios):.2f} (goal >= 0.5; rounds: {spread})")
+    print(
+        f"client CPU per op, select 1/write: {baseline.client_us / write.client_us:.2f}"
+        " (the ratio that this client's own CPU time allows)"
+    )
 
 
 def main() -> None:
