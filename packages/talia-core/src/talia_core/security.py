@@ -13,7 +13,6 @@ from urllib.parse import parse_qsl, urlparse
 
 from fastapi import Depends, Request
 from pydantic import SecretStr
-from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import RequestValidator, add_port, remove_port
 
 from talia_core.errors import (
@@ -30,8 +29,13 @@ SIGNATURE_HEADER: Final = "X-Twilio-Signature"
 MAX_FORM_FIELDS: Final = 1000
 MAX_FORM_BYTES: Final = 256 * 1024
 
-TwilioForm = ImmutableMultiDict[str, str]
-"""A webhook's form fields; Twilio's forms are url-encoded, so every value is text."""
+TwilioForm = dict[str, str]
+"""A webhook's form fields; Twilio's forms are url-encoded, so every value is text.
+
+A name sent twice keeps its last value here; the signature was checked over all of them.
+A plain `dict` because each webhook reads a dozen fields, most of them absent: a
+`Mapping`'s `get` raises and catches a `KeyError` for each absent one.
+"""
 
 
 class _MultiParams:
@@ -174,7 +178,7 @@ async def signed_twilio_form(request: Request) -> TwilioForm:
         signature=request.headers.get(SIGNATURE_HEADER),
     ):
         raise InvalidSignature
-    return ImmutableMultiDict(params)
+    return dict(params)
 
 
 async def signed_twilio_json(request: Request) -> bytes:
