@@ -80,7 +80,21 @@ def _start(app: str, port: int, env: dict[str, str], cwd: Path) -> subprocess.Po
     raise RuntimeError(f"{app} did not start")
 
 
-def _signed_requests(count: int, offset: int) -> list[bytes]:
+def app_environment(database_url: str, auth_token: str) -> dict[str, str]:
+    """The real app's settings: no reply worker in it (it runs elsewhere when scaled out)."""
+    return {
+        "DATABASE_URL": database_url,
+        "TALIA_PUBLIC_BASE_URL": PUBLIC,
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": auth_token,
+        "TWILIO_WHATSAPP_FROM": "whatsapp:+14155238886",
+        "OPENAI_API_KEY": "sk-bench",
+        "TALIA_WHATSAPP_RUN_WORKER": "false",
+        "TALIA_LOG_LEVEL": "WARNING",
+    }
+
+
+def signed_requests(count: int, offset: int) -> list[bytes]:
     """Complete HTTP/1.1 requests, each a distinct message signed as Twilio signs it."""
     validator = RequestValidator(AUTH_TOKEN)
     requests = []
@@ -169,12 +183,12 @@ async def _round(server: Server, requests: list[bytes], concurrency: int) -> Rou
 
 
 async def bench(real: Server, bare: Server, requests: int, concurrency: int, rounds: int) -> None:
-    await _round(real, _signed_requests(requests // 4, 0), concurrency)  # warm-up
-    await _round(bare, _signed_requests(requests // 4, 0), concurrency)
+    await _round(real, signed_requests(requests // 4, 0), concurrency)  # warm-up
+    await _round(bare, signed_requests(requests // 4, 0), concurrency)
     reals: list[Round] = []
     bares: list[Round] = []
     for number in range(1, rounds + 1):
-        signed = _signed_requests(requests, number * requests)
+        signed = signed_requests(requests, number * requests)
         # Each round runs both back to back, in turns first, so a drift in the shared
         # machine's speed reaches both sides of a round's ratio alike.
         if number % 2:
@@ -213,16 +227,7 @@ def main() -> None:
         try:
             migrate(server.url, MIGRATIONS_DIR)
             real_port, bare_port = _free_port(), _free_port()
-            env = {
-                "DATABASE_URL": server.url,
-                "TALIA_PUBLIC_BASE_URL": PUBLIC,
-                "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-                "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-                "TWILIO_WHATSAPP_FROM": "whatsapp:+14155238886",
-                "OPENAI_API_KEY": "sk-bench",
-                "TALIA_WHATSAPP_RUN_WORKER": "false",
-                "TALIA_LOG_LEVEL": "WARNING",
-            }
+            env = app_environment(server.url, AUTH_TOKEN)
             real = _start("talia_whatsapp.main:app", real_port, env, workdir)
             processes.append(real)
             bare = _start("bare_webhook:app", bare_port, env, workdir)
