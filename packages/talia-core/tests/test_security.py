@@ -148,6 +148,21 @@ def test_endpoint_accepts_a_request_signed_for_the_public_url(
     assert response.json() == {"body": "hola"}
 
 
+def test_a_name_sent_twice_is_signed_whole_and_read_as_its_last_value(
+    signed_app: RunningServer, twilio_signer: TwilioSigner
+) -> None:
+    signature = twilio_signer.sign(PUBLIC_ORIGIN + WEBHOOK_PATH, [("Body", "uno"), ("Body", "dos")])
+    headers = {"X-Twilio-Signature": signature}
+    url = signed_app.http_url + WEBHOOK_PATH
+
+    accepted = httpx.post(url, data={"Body": ["uno", "dos"]}, headers=headers)
+    refused = httpx.post(url, data={"Body": ["uno", "tres"]}, headers=headers)
+
+    assert accepted.status_code == 200
+    assert accepted.json() == {"body": "dos"}
+    assert refused.status_code == 403
+
+
 def test_endpoint_accepts_a_signature_made_with_the_default_port(
     signed_app: RunningServer, twilio_signer: TwilioSigner
 ) -> None:
