@@ -23,24 +23,16 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
-from whatsapp_webhook import AUTH_TOKEN, BARE_APP, PATH, app_environment, signed_requests
+from starlette.types import ASGIApp, Message
+from whatsapp_webhook import BARE_APP, PATH, app_environment, signed_requests
 
 from talia_core.migrations import migrate
 from talia_testkit.database import MIGRATIONS_DIR
 from talia_testkit.postgres import EmbeddedPostgres
 
-ASGIApp = Callable[
-    [
-        MutableMapping[str, Any],
-        Callable[[], Awaitable[MutableMapping[str, Any]]],
-        Callable[[MutableMapping[str, Any]], Awaitable[None]],
-    ],
-    Awaitable[None],
-]
 WARM_UP = 100
 CONCURRENCY = 8
 
@@ -73,10 +65,10 @@ async def _call(app: ASGIApp, raw: bytes) -> None:
     scope, body = _scope_and_body(raw)
     statuses: list[int] = []
 
-    async def receive() -> MutableMapping[str, Any]:
+    async def receive() -> Message:
         return {"type": "http.request", "body": body, "more_body": False}
 
-    async def send(message: MutableMapping[str, Any]) -> None:
+    async def send(message: Message) -> None:
         if message["type"] == "http.response.start":
             statuses.append(message["status"])
 
@@ -95,15 +87,14 @@ async def _calls(app: ASGIApp, requests: list[bytes]) -> None:
     await asyncio.gather(*(client() for _ in range(CONCURRENCY)))
 
 
-async def _child(app_name: str, requests: int, offset: int) -> None:
+async def _child(app_name: str, requests: int, offset: int, database_url: str) -> None:
     """Warm up, say so, wait for the signal that counting is on, send the measured requests."""
     from fastapi import FastAPI
 
     from talia_whatsapp.main import create_app
 
     if app_name == "real":
-        # Signed here with this process's token, so the app must check with the same one.
-        os.environ["TWILIO_AUTH_TOKEN"] = AUTH_TOKEN
+        os.environ.update(app_environment(database_url))
         app = create_app()
     else:
         namespace: dict[str, Any] = {}
@@ -120,16 +111,16 @@ async def _child(app_name: str, requests: int, offset: int) -> None:
         await _calls(app, signed[WARM_UP:])
 
 
-def _count(app_name: str, requests: int, offset: int, env: dict[str, str], tmp: Path) -> int:
+def _count(app_name: str, requests: int, offset: int, database_url: str, tmp: Path) -> int:
     """Instructions callgrind counted in one child run of `requests` webhooks."""
     command = [
         "valgrind", "--tool=callgrind", "--instr-atstart=no",
         f"--callgrind-out-file={tmp / 'callgrind.out'}",
         sys.executable, __file__, "--child", app_name, "--requests", str(requests),
-        "--offset", str(offset),
+        "--offset", str(offset), "--database-url", database_url,
     ]  # fmt: skip
     child = subprocess.Popen(  # noqa: S603  # valgrind over our interpreter and this file
-        command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     assert child.stdout is not None
     if child.stdout.readline() != b"warm\n":  # the child ended before its warm-up did
@@ -153,11 +144,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--child", choices=["real", "bare"])
     parser.add_argument("--offset", type=int, default=0)
+    parser.add_argument("--database-url")
     args = parser.parse_args()
     if args.child:
         import uvloop  # as uvicorn runs the apps
 
-        uvloop.run(_child(args.child, args.requests, args.offset))
+        uvloop.run(_child(args.child, args.requests, args.offset, args.database_url))
         return
 
     few, many = args.requests // 5, args.requests
@@ -166,12 +158,11 @@ def main() -> None:
         server = EmbeddedPostgres.start(workdir / "data")
         try:
             migrate(server.url, MIGRATIONS_DIR)
-            env = app_environment(server.url, AUTH_TOKEN)
             per_request: dict[str, float] = {}
             for number, app_name in enumerate(("bare", "real")):
                 # Every run writes new messages: its own range of MessageSids.
                 counts = [
-                    _count(app_name, n, (2 * number + run) * 10 * many, env, workdir)
+                    _count(app_name, n, (2 * number + run) * 10 * many, server.url, workdir)
                     for run, n in enumerate((few, many))
                 ]
                 per_request[app_name] = (counts[1] - counts[0]) / (many - few)

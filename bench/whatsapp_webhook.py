@@ -80,13 +80,14 @@ def _start(app: str, port: int, env: dict[str, str], cwd: Path) -> subprocess.Po
     raise RuntimeError(f"{app} did not start")
 
 
-def app_environment(database_url: str, auth_token: str) -> dict[str, str]:
-    """The real app's settings: no reply worker in it (it runs elsewhere when scaled out)."""
+def app_environment(database_url: str) -> dict[str, str]:
+    """The real app's settings, with this process's token: no reply worker in the app (it
+    runs elsewhere when scaled out)."""
     return {
         "DATABASE_URL": database_url,
         "TALIA_PUBLIC_BASE_URL": PUBLIC,
         "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-        "TWILIO_AUTH_TOKEN": auth_token,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "TWILIO_WHATSAPP_FROM": "whatsapp:+14155238886",
         "OPENAI_API_KEY": "sk-bench",
         "TALIA_WHATSAPP_RUN_WORKER": "false",
@@ -227,7 +228,7 @@ def main() -> None:
         try:
             migrate(server.url, MIGRATIONS_DIR)
             real_port, bare_port = _free_port(), _free_port()
-            env = app_environment(server.url, AUTH_TOKEN)
+            env = app_environment(server.url)
             real = _start("talia_whatsapp.main:app", real_port, env, workdir)
             processes.append(real)
             bare = _start("bare_webhook:app", bare_port, env, workdir)
