@@ -7,9 +7,11 @@ the embedded server, Postgres (Linux `/proc`: the server's processes alive at th
 phase), which tells where the time of a write goes.
 
     uv run python bench/db_write.py [--connections 8] [--operations 4000] [--rounds 5]
-                                    [--no-prepared-statements]
+                                    [--history 20000] [--no-prepared-statements]
 
 `--no-prepared-statements` connects as behind Supabase's transaction pooler (port 6543).
+`--history` past contacts are written into the embedded database first (`history.py`); 0
+measures an empty one. A DATABASE_URL database is measured as it is.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 
 from psycopg_pool import AsyncConnectionPool
 
+from history import seed_history
 from proc_cpu import tree_cpu_seconds
 from talia_core.db import connection_options
 from talia_core.migrations import migrate
@@ -184,6 +187,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--operations", type=int, default=4000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--history", type=int, default=20_000)
     parser.add_argument("--no-prepared-statements", dest="prepared", action="store_false")
     args = parser.parse_args()
 
@@ -198,6 +202,8 @@ def main() -> None:
             migrate(url, MIGRATIONS_DIR)
             postmaster = None
             if server is not None:
+                seed_history(url, args.history)
+                print(f"embedded database with {args.history} past contacts (history.py)")
                 postmaster = int((server.data_dir / "postmaster.pid").read_text().split()[0])
             asyncio.run(
                 bench(

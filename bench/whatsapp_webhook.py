@@ -12,6 +12,9 @@ CPU time per request (Linux `/proc`; Postgres not counted), which tells the cost
 endpoint apart from time spent waiting. Bounded: a fixed number of requests per round.
 
     uv run python bench/whatsapp_webhook.py [--requests 2000] [--concurrency 8] [--rounds 5]
+                                            [--history 20000]
+
+The database first gets `--history` past contacts (`history.py`), as a deployed one has.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from urllib.parse import urlencode
 import httpx
 from twilio.request_validator import RequestValidator
 
+from history import seed_history
 from proc_cpu import process_cpu_seconds
 from talia_core.migrations import migrate
 from talia_testkit.database import MIGRATIONS_DIR
@@ -218,6 +222,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--history", type=int, default=20_000)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="talia-bench-") as tmp:
@@ -227,6 +232,8 @@ def main() -> None:
         processes: list[subprocess.Popen[bytes]] = []
         try:
             migrate(server.url, MIGRATIONS_DIR)
+            seed_history(server.url, args.history)
+            print(f"database with {args.history} past contacts (history.py)")
             real_port, bare_port = _free_port(), _free_port()
             env = app_environment(server.url)
             real = _start("talia_whatsapp.main:app", real_port, env, workdir)
