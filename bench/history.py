@@ -4,7 +4,8 @@ A deployed assistant writes into tables that already hold thousands of people. O
 table the planner rightly reads every page instead of an index, and the write path then reads
 the row versions its own updates leave behind: an empty database measures a case no busy
 deployment is in. `seed_history` adds `contacts` past contacts over the three channels, each
-with one closed conversation of six messages, then gathers statistics as autovacuum would.
+with one closed conversation of six messages (and, on WhatsApp, the three reply jobs that
+answered them), then gathers statistics as autovacuum would.
 """
 
 from __future__ import annotations
@@ -32,6 +33,16 @@ with contactos as (
          created_at + interval '6 minutes', created_at + interval '1 day'
   from contactos
   returning conversacion_id, canal, started_at
+), respuestas as (
+  -- The WhatsApp reply jobs that ran (procrastinate keeps finished jobs).
+  insert into public.procrastinate_jobs (
+    queue_name, task_name, lock, queueing_lock, args, status, scheduled_at, attempts)
+  select 'whatsapp', 'talia_whatsapp.reply', 'whatsapp-reply:' || conversacion_id,
+         'whatsapp-reply:' || conversacion_id,
+         jsonb_build_object('conversacion_id', conversacion_id), 'succeeded',
+         started_at + make_interval(mins => n), 1
+  from conversaciones, generate_series(1, 3) as n
+  where canal = 'whatsapp'
 )
 insert into public.mensajes (
   conversacion_id, canal, direccion, rol, tipo, contenido, proveedor_id, estado_entrega,
@@ -59,4 +70,7 @@ def seed_history(url: str, contacts: int) -> None:
         return
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(_SEED, {"contacts": contacts})
-        conn.execute("analyze public.contactos, public.conversaciones, public.mensajes")
+        conn.execute(
+            "analyze public.contactos, public.conversaciones, public.mensajes,"
+            " public.procrastinate_jobs"
+        )
