@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import psycopg
 
-# Plain SQL in one statement, not the write API: the past is not what is measured, and 100k
+from talia_whatsapp.store import REPLY_QUEUE, REPLY_TASK
+
+# Plain SQL in one statement, not the write API: the past is not what is measured, and 120,000
 # calls would take longer than the benchmark itself.
 _SEED = """
 with contactos as (
@@ -37,7 +39,7 @@ with contactos as (
   -- The WhatsApp reply jobs that ran (procrastinate keeps finished jobs).
   insert into public.procrastinate_jobs (
     queue_name, task_name, lock, queueing_lock, args, status, scheduled_at, attempts)
-  select 'whatsapp', 'talia_whatsapp.reply', 'whatsapp-reply:' || conversacion_id,
+  select %(queue)s, %(task)s, 'whatsapp-reply:' || conversacion_id,
          'whatsapp-reply:' || conversacion_id,
          jsonb_build_object('conversacion_id', conversacion_id), 'succeeded',
          started_at + make_interval(mins => n), 1
@@ -57,6 +59,7 @@ lateral (select case when n %% 2 = 1 then 'inbound' else 'outbound' end as direc
 lateral (select case
              when d.direccion = 'outbound' and cv.canal <> 'whatsapp' then null
              when cv.canal = 'voice' then 'CA' || md5(cv.conversacion_id::text) || ':' || n
+             when cv.canal = 'webchat' then md5(cv.conversacion_id::text || n)
              else 'SM' || md5(cv.conversacion_id::text || n) end as proveedor_id) as p
 """
 
@@ -69,7 +72,7 @@ def seed_history(url: str, contacts: int) -> None:
     if contacts <= 0:
         return
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(_SEED, {"contacts": contacts})
+        conn.execute(_SEED, {"contacts": contacts, "queue": REPLY_QUEUE, "task": REPLY_TASK})
         conn.execute(
             "analyze public.contactos, public.conversaciones, public.mensajes,"
             " public.procrastinate_jobs"
