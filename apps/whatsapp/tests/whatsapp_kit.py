@@ -33,7 +33,12 @@ CUSTOMER = "whatsapp:+34600111222"
 
 
 def whatsapp_settings(
-    database_url: str, openai_base_url: str, twilio_base_url: str, **whatsapp: Any
+    database_url: str,
+    openai_base_url: str,
+    twilio_base_url: str,
+    *,
+    pool_min_size: int = 1,
+    **whatsapp: Any,
 ) -> Settings:
     """Settings on the test database and the fakes, with quick jobs."""
     values: dict[str, Any] = {
@@ -45,7 +50,7 @@ def whatsapp_settings(
     }
     return Settings(
         app=app_settings(public_base_url=PUBLIC),
-        database=database_settings(database_url),
+        database=database_settings(database_url, pool_min_size=pool_min_size),
         logging=logging_settings(),
         twilio=twilio_settings(twilio_base_url, whatsapp_from=TEST_WHATSAPP_FROM),
         openai=openai_settings(openai_base_url),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import signal
 import sys
 from pathlib import Path
+
+import structlog
 
 from talia_core.config import settings_or_exit
 from talia_core.db import create_pool
@@ -16,6 +17,8 @@ from talia_core.simulation import SimulationError
 from talia_whatsapp.config import Settings
 from talia_whatsapp.runtime import open_replies
 from talia_whatsapp.simulate import load_simulation, simulate
+
+log = structlog.stdlib.get_logger("talia.whatsapp.worker")
 
 
 async def _work(settings: Settings) -> None:
@@ -27,10 +30,13 @@ async def _work(settings: Settings) -> None:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, worker.cancel)  # running jobs finish first
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+            await asyncio.wait([worker])
     finally:
         await pool.close()
+    if not worker.cancelled() and worker.exception() is not None:
+        # Not a database outage (those are ridden out): exit so the orchestrator restarts us.
+        log.error("reply_worker_died", error=type(worker.exception()).__name__)
+        raise SystemExit(1)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,10 +1,11 @@
 """The WhatsApp app: `uvicorn talia_whatsapp.main:app`."""
 
 import asyncio
-import contextlib
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from fastapi import FastAPI
 
 from talia_core.app import create_service_app, lazy_app
@@ -19,6 +20,17 @@ from talia_whatsapp.deps import WhatsAppState
 from talia_whatsapp.router import router
 from talia_whatsapp.runtime import open_replies
 from talia_whatsapp.store import WhatsAppStore
+
+log = structlog.stdlib.get_logger("talia.whatsapp")
+
+
+def _stop_if_died(worker: asyncio.Task[None]) -> None:
+    """A worker that failed for good takes the process down, so the orchestrator restarts it
+    (a web app that takes messages no one answers would look healthy)."""
+    if worker.cancelled() or worker.exception() is None:
+        return
+    log.error("reply_worker_died", error=type(worker.exception()).__name__)
+    signal.raise_signal(signal.SIGTERM)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -44,19 +56,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             eventos=EventosRepository(core.pool),
         )
         async with open_replies(settings, core.pool) as replies:
-            worker = (
-                asyncio.create_task(replies.worker.run(), name="reply-worker")
-                if settings.whatsapp.run_worker
-                else None
-            )
+            worker = None
+            if settings.whatsapp.run_worker:
+                worker = asyncio.create_task(replies.worker.run(), name="reply-worker")
+                worker.add_done_callback(_stop_if_died)
+                core.readiness_checks["reply worker"] = lambda: replies.worker.working
             try:
                 yield
             finally:
                 await store.wait_idle()  # what a webhook handed over is written before closing
                 if worker is not None:
                     worker.cancel()  # running jobs finish within the grace period
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await worker
+                    await asyncio.wait([worker])  # a failure was logged when it happened
 
     return create_service_app(
         channel="whatsapp", settings=settings, router=router, extend_lifespan=lifespan

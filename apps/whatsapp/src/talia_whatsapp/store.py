@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from talia_core.db import is_unreachable
 from talia_core.repositories.calls import fetch_row, fetch_rows
 from talia_core.repositories.mensajes import Mensaje
 from talia_whatsapp.group_commit import GroupCommit
@@ -61,12 +61,6 @@ class Part:
     parte: int
 
 
-def _database_unreachable(exc: Exception) -> bool:
-    """No connection (refused, lost, or none free in time): each message alone would wait
-    for one and fail the same way."""
-    return isinstance(exc, psycopg.OperationalError) and (exc.sqlstate or "08").startswith("08")
-
-
 def _media(message: InboundMessage) -> list[dict[str, str]] | None:
     if not message.media:
         return None
@@ -79,7 +73,7 @@ class WhatsAppStore:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
         self._inbound = GroupCommit(
-            self._record_one, self._record_many, fail_together=_database_unreachable
+            self._record_one, self._record_many, fail_together=is_unreachable
         )
 
     async def record_inbound(

@@ -72,6 +72,8 @@ class DatabaseSettings(BaseSettings):
     pool_min_size: int = Field(default=1, ge=0)
     pool_max_size: int = Field(default=10, ge=1)
     connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    # How long a request waits for a free connection before it answers 503.
+    checkout_timeout_seconds: float = Field(default=2.0, gt=0)
     # None: on, unless the URL goes through Supabase's transaction pooler (port 6543).
     prepared_statements: bool | None = None
 

@@ -1,14 +1,16 @@
-"""The Postgres connection pool: opened in the lifespan, safe behind Supabase's poolers."""
+"""The Postgres connection pool: opened in the lifespan, safe behind Supabase's poolers,
+quick to say so while the database is unreachable and whole again once it is back."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import select
 from typing import Any, Final
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from talia_core.config import DatabaseSettings
 
@@ -40,10 +42,82 @@ def connection_options(url: str, *, prepared_statements: bool | None = None) -> 
     }
 
 
-def create_pool(settings: DatabaseSettings, *, name: str = "talia") -> AsyncConnectionPool:
+# While the database is unreachable, a checkout waits this long for the pool's reconnection
+# before it gives up: callers answer 503 at once instead of after the whole pool timeout.
+UNREACHABLE_WAIT_SECONDS: Final = 0.5
+
+# How long the pool's background reconnection keeps trying after a failed connect. psycopg's
+# backoff doubles without a cap (1, 2, 4 ... s), so a long try could sleep through the
+# database's return; past this, the next checkout starts a fresh try at once.
+RECONNECT_SECONDS: Final = 3.0
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """True for errors that say the database cannot be reached (no connection, lost one,
+    server shutting down, none free in time), as opposed to a statement it refused."""
+    return isinstance(exc, psycopg.OperationalError) and (
+        exc.sqlstate is None or exc.sqlstate.startswith(("08", "57P"))
+    )
+
+
+def _has_unread_input(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """Whether the server sent something to an idle connection; its goodbye, usually."""
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
+
+
+class DatabasePool(AsyncConnectionPool):
+    """An `AsyncConnectionPool` that knows when the database is unreachable.
+
+    - A connection the server closed while it sat idle (restart, failover, idle timeout) is
+      found before it is handed out, without a round trip: the server's goodbye makes its
+      socket readable. Then every idle connection is checked and the dead are replaced, so the
+      first request after the database's return runs on a live connection.
+    - After a checkout timed out, checkouts wait only `UNREACHABLE_WAIT_SECONDS` until one
+      succeeds again: while the database is down, callers fail fast (and answer 503).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, check=self._check_idle, **kwargs)
+        self._unreachable = False
+
+    @property
+    def unreachable(self) -> bool:
+        """The last checkout timed out, and none has succeeded since."""
+        return self._unreachable
+
+    async def getconn(
+        self,
+        timeout: float | None = None,  # noqa: ASYNC109  # the signature it overrides
+    ) -> psycopg.AsyncConnection[Any]:
+        """A connection, as `AsyncConnectionPool.getconn`; quickly refused while unreachable."""
+        if self._unreachable:
+            timeout = min(self.timeout if timeout is None else timeout, UNREACHABLE_WAIT_SECONDS)
+        try:
+            conn = await super().getconn(timeout)
+        except PoolTimeout:
+            self._unreachable = True
+            raise
+        self._unreachable = False
+        return conn
+
+    async def _check_idle(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        if not _has_unread_input(conn):
+            return
+        try:
+            await self.check_connection(conn)
+        except psycopg.Error:
+            # The ones opened before it most likely went the same way: replace them now
+            # rather than find them one checkout (and one backoff sleep) at a time.
+            await self.check()
+            raise
+
+
+def create_pool(settings: DatabaseSettings, *, name: str = "talia") -> DatabasePool:
     """Build (not open) the pool; the caller opens it in its lifespan."""
     url = settings.database_url.get_secret_value()
-    return AsyncConnectionPool(
+    return DatabasePool(
         url,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
@@ -52,7 +126,8 @@ def create_pool(settings: DatabaseSettings, *, name: str = "talia") -> AsyncConn
             "connect_timeout": max(1, round(settings.connect_timeout_seconds)),
             "application_name": name,
         },
-        timeout=settings.connect_timeout_seconds,
+        timeout=settings.checkout_timeout_seconds,
+        reconnect_timeout=RECONNECT_SECONDS,
         name=name,
         open=False,
     )

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+import psycopg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from talia_core.errors import TaliaError
+from talia_core.db import is_unreachable
+from talia_core.errors import DatabaseUnavailable, TaliaError
 
 log = structlog.stdlib.get_logger("talia.errors")
 
@@ -57,14 +59,24 @@ async def _on_validation_error(_request: Request, exc: Exception) -> JSONRespons
     return error_response(422, "validation_error", message)
 
 
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    if not is_unreachable(exc):
+        return await _on_unexpected(request, exc)
+    # Retry-After tells Twilio and well-behaved clients to come back; the message is ours,
+    # never the driver's, which may name hosts or quote values.
+    return await _on_talia_error(request, DatabaseUnavailable(headers={"Retry-After": "1"}))
+
+
 async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.error("request_crashed", error_type=type(exc).__name__, exc_info=exc)
     return error_response(500, "internal_error", "Something went wrong on our side.")
 
 
 def install_exception_handlers(app: FastAPI) -> None:
-    """Register the SPEC error shape for our errors, HTTP errors, validation and crashes."""
+    """Register the SPEC error shape for our errors, HTTP errors, validation, an unreachable
+    database (503) and crashes."""
     app.add_exception_handler(TaliaError, _on_talia_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(psycopg.OperationalError, _on_database_error)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -7,7 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from talia_core.db import is_database_ready
 from talia_core.deps import Core
-from talia_core.errors import DatabaseUnavailable, ShuttingDown
+from talia_core.errors import DatabaseUnavailable, ServiceUnavailable, ShuttingDown
 
 router = APIRouter(tags=["probes"])
 
@@ -20,14 +20,23 @@ async def health() -> dict[str, str]:
 
 @router.get(
     "/ready",
-    responses={503: {"description": "The database does not answer, or the app is draining."}},
+    responses={
+        503: {
+            "description": "The database does not answer, a part is not working, or the app"
+            " is draining."
+        }
+    },
 )
 async def ready(core: Core) -> dict[str, str]:
-    """Readiness: 200 only while the database answers and the app takes new work."""
+    """Readiness: 200 only while the database answers, every part works and the app takes
+    new work."""
     if core.draining:
         raise ShuttingDown
     if not await is_database_ready(core.pool):
         raise DatabaseUnavailable
+    idle = [name for name, working in core.readiness_checks.items() if not working()]
+    if idle:
+        raise ServiceUnavailable(f"Not working yet: {', '.join(idle)}.", code="not_ready")
     return {"status": "ready"}
 
 

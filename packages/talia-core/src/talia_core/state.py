@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -20,3 +21,6 @@ class CoreState:
     metrics: HttpMetrics
     # Set on shutdown while live work drains: /ready answers 503 so no new work arrives.
     draining: bool = False
+    # Parts the app cannot work without, beside the database: /ready answers 503 naming
+    # each one whose check returns False (e.g. a reply worker waiting for the database).
+    readiness_checks: dict[str, Callable[[], bool]] = field(default_factory=dict)

@@ -39,6 +39,32 @@ def test_database() -> Iterator[str]:
             server.stop()
 
 
+class RestartableDatabase:
+    """A migrated cluster of one test's own, which the test stops and starts as faults would.
+
+    Its URL stays the same across restarts (the same socket directory and port).
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self._data_dir = data_dir
+        self._server = EmbeddedPostgres.start(data_dir, fast=True)
+        self.url = self._server.url
+        migrate(self.url, MIGRATIONS_DIR)
+        self.running = True
+
+    def stop(self) -> None:
+        """Stop the server; open connections are ended, new ones are refused."""
+        self._server.stop()
+        self.running = False
+
+    def start(self) -> None:
+        """Start the server again on the same data."""
+        self._server = EmbeddedPostgres.start(self._data_dir)
+        if self._server.url != self.url:
+            raise RuntimeError("the restarted database listens elsewhere")
+        self.running = True
+
+
 def truncate_all(url: str) -> None:
     """Empty every table in `public` (the ledger and roles stay), so each test owns its rows."""
     with psycopg.connect(url, autocommit=True) as conn:

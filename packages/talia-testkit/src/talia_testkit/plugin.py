@@ -8,7 +8,7 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from talia_core.db import connection_options
-from talia_testkit.database import test_database, truncate_all
+from talia_testkit.database import RestartableDatabase, test_database, truncate_all
 from talia_testkit.fake_openai import FakeOpenAI, run_fake_openai
 from talia_testkit.fake_twilio import FakeTwilio, run_fake_twilio
 from talia_testkit.signing import TwilioSigner
@@ -29,6 +29,18 @@ def database_url(migrated_database_url: str) -> Iterator[str]:
     """A database URL whose public tables are emptied after the test."""
     yield migrated_database_url
     truncate_all(migrated_database_url)
+
+
+@pytest.fixture
+def restartable_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestartableDatabase]:
+    """A migrated database of the test's own, to stop and start inside the test."""
+    # A short path: the server's Unix socket lives in its data directory.
+    database = RestartableDatabase(tmp_path_factory.mktemp("pg") / "data")
+    try:
+        yield database
+    finally:
+        if database.running:
+            database.stop()
 
 
 @pytest.fixture
