@@ -8,6 +8,7 @@ from talia_testkit.fake_openai import Turn
 from talia_testkit.settings import TEST_PUBLIC_BASE_URL
 from talia_whatsapp.simulate import load_simulation, simulate
 
+from .conftest import OpenWhatsApp
 from .whatsapp_kit import STATUS, WhatsApp, wait_for
 
 
@@ -68,6 +69,43 @@ def test_throttling_by_twilio_is_retried_until_sent(whatsapp: WhatsApp) -> None:
     assert whatsapp.rows(
         "select estado_entrega from public.mensajes where direccion = 'outbound'"
     ) == [("sending",)]
+
+
+def test_a_send_whose_answer_never_came_is_found_at_twilio_and_not_sent_again(
+    open_whatsapp: OpenWhatsApp,
+) -> None:
+    with open_whatsapp(twilio_timeout_seconds=1) as whatsapp:
+        whatsapp.fake.add_turns(Turn(text="la respuesta"))
+        whatsapp.twilio.stall_next_message(3, accepted=True)  # taken, but the answer is late
+
+        whatsapp.send("hola")
+        wait_for(whatsapp.settled, timeout=20)
+        taken = list(whatsapp.twilio.messages)
+
+    assert len(taken) == 1
+    assert len(whatsapp.twilio.sent_messages()) == 1
+    assert whatsapp.rows(
+        "select proveedor_id, estado_entrega from public.mensajes where direccion = 'outbound'"
+    ) == [(taken[0], "sending")]
+
+
+def test_a_send_that_never_gets_through_ends_as_a_recorded_delivery_failure(
+    open_whatsapp: OpenWhatsApp,
+) -> None:
+    with open_whatsapp(twilio_timeout_seconds=1, max_attempts=1) as whatsapp:
+        whatsapp.fake.add_turns(Turn(text="la respuesta"))
+        for _ in range(2):  # the first attempt and its retry both hang up on Twilio
+            whatsapp.twilio.stall_next_message(3, accepted=False)
+
+        whatsapp.send("hola")
+        wait_for(whatsapp.settled, timeout=30)
+
+    assert whatsapp.twilio.messages == {}
+    assert whatsapp.rows(
+        "select estado_entrega, error_codigo from public.mensajes where direccion = 'outbound'"
+    ) == [("failed", "unconfirmed")]
+    (payload,) = whatsapp.rows("select payload from public.eventos where tipo = 'delivery_failed'")
+    assert payload[0]["error_code"] == "unconfirmed"
 
 
 def test_outside_the_24_hour_window_is_a_recorded_delivery_failure(whatsapp: WhatsApp) -> None:

@@ -38,6 +38,7 @@ def whatsapp_settings(
     twilio_base_url: str,
     *,
     pool_min_size: int = 1,
+    twilio_timeout_seconds: float = 10.0,
     **whatsapp: Any,
 ) -> Settings:
     """Settings on the test database and the fakes, with quick jobs."""
@@ -52,7 +53,11 @@ def whatsapp_settings(
         app=app_settings(public_base_url=PUBLIC),
         database=database_settings(database_url, pool_min_size=pool_min_size),
         logging=logging_settings(),
-        twilio=twilio_settings(twilio_base_url, whatsapp_from=TEST_WHATSAPP_FROM),
+        twilio=twilio_settings(
+            twilio_base_url,
+            whatsapp_from=TEST_WHATSAPP_FROM,
+            timeout_seconds=twilio_timeout_seconds,
+        ),
         openai=openai_settings(openai_base_url),
         whatsapp=WhatsAppSettings(_env_file=None, **values),
     )

@@ -14,13 +14,13 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Awaitable, Callable
-from typing import Final
+from collections.abc import Awaitable
+from typing import Final, Protocol
 from uuid import UUID
 
 import procrastinate
 import structlog
-from procrastinate import PsycopgConnector, RetryStrategy
+from procrastinate import JobContext, PsycopgConnector, RetryStrategy
 
 from talia_core.db import RECONNECT_SECONDS, is_unreachable
 from talia_whatsapp.config import Settings
@@ -29,7 +29,10 @@ from talia_whatsapp.store import REPLY_QUEUE, REPLY_TASK
 log = structlog.stdlib.get_logger("talia.whatsapp.jobs")
 
 
-Answer = Callable[[UUID], Awaitable[None]]
+class Answer(Protocol):
+    """What a reply job does for one conversation."""
+
+    def __call__(self, conversacion_id: UUID, *, last_attempt: bool) -> Awaitable[None]: ...
 
 
 # Waits between restarts of a worker that lost the database: doubling, capped, jittered.
@@ -48,7 +51,7 @@ def _lost_the_database(exc: BaseException) -> bool:
 
 
 def create_job_app(settings: Settings, answer: Answer) -> procrastinate.App:
-    """A procrastinate app whose reply task calls `answer(conversation id)`."""
+    """A procrastinate app whose reply task calls `answer(conversation id, last_attempt=...)`."""
     connector = PsycopgConnector(
         conninfo=settings.database.database_url.get_secret_value(),
         min_size=1,
@@ -60,13 +63,17 @@ def create_job_app(settings: Settings, answer: Answer) -> procrastinate.App:
     )
     app = procrastinate.App(connector=connector)
 
+    max_attempts = settings.whatsapp.max_attempts
+
     @app.task(
         name=REPLY_TASK,
         queue=REPLY_QUEUE,
-        retry=RetryStrategy(max_attempts=settings.whatsapp.max_attempts, exponential_wait=2),
+        retry=RetryStrategy(max_attempts=max_attempts, exponential_wait=2),
+        pass_context=True,
     )
-    async def reply(conversacion_id: str) -> None:
-        await answer(UUID(conversacion_id))
+    async def reply(context: JobContext, conversacion_id: str) -> None:
+        # Procrastinate counts earlier attempts; past `max_attempts` it retries no more.
+        await answer(UUID(conversacion_id), last_attempt=context.job.attempts >= max_attempts)
 
     return app
 

@@ -1,8 +1,12 @@
 """The reply job: answer what a person wrote since the last reply, then send what is unsent.
 
-A job can die anywhere and run again: the reply is recorded (with an idempotency key) before
-anything is sent, a recorded reply is only sent from the `queued` state, and a part marked
-`sending` is never sent again, so a retry neither loses nor repeats a reply.
+A job can die anywhere and run again, and a retry neither loses nor repeats a reply:
+- the reply is recorded (with an idempotency key) before anything is sent;
+- a part is marked `sending` before its request and given Twilio's SID after it;
+- a part found `sending` without a SID is in doubt: Twilio's list of the person's messages
+  says whether it arrived (its SID is recorded) or not (it is sent);
+- a send still in doubt fails the job, which is retried; the last attempt records the part
+  `failed` with a `delivery_failed` event.
 """
 
 from __future__ import annotations
@@ -14,18 +18,20 @@ from uuid import UUID
 
 import openai
 import structlog
+from twilio.base.exceptions import TwilioRestException
 
 from talia_core.ai.engine import TextEngine, UserTurn
 from talia_core.ai.events import ReplyFinished
 from talia_core.ai.transcription import transcribe_audio
 from talia_core.assistants.profile import AssistantProfile
 from talia_core.assistants.registry import AssistantRegistry
+from talia_core.clients.twilio import TWILIO_TRANSPORT_ERRORS
 from talia_core.repositories.contactos import Contacto, ContactosRepository
 from talia_core.repositories.conversaciones import Conversacion, ConversacionesRepository
 from talia_core.repositories.eventos import EventosRepository
 from talia_core.repositories.mensajes import Mensaje, MensajesRepository
 from talia_whatsapp.media import MediaFetcher, MediaUnavailable
-from talia_whatsapp.sender import NotSent, WhatsAppSender
+from talia_whatsapp.sender import InDoubt, NotSent, Sent, WhatsAppSender
 from talia_whatsapp.splitting import split_reply
 from talia_whatsapp.store import WhatsAppStore
 
@@ -33,6 +39,10 @@ log = structlog.stdlib.get_logger("talia.whatsapp.replies")
 
 # How many debounce windows a reply waits, at most, for a person who keeps writing.
 _LONGEST_WAIT = 5
+
+
+class DeliveryInDoubt(Exception):
+    """A part may or may not have reached Twilio; the job's retry will find out."""
 
 
 @dataclass(frozen=True)
@@ -72,8 +82,11 @@ class ReplyService:
         self._eventos = eventos
         self._debounce = debounce
 
-    async def answer(self, conversacion_id: UUID) -> None:
-        """Reply to the unanswered messages (if the assistant still may), then send."""
+    async def answer(self, conversacion_id: UUID, *, last_attempt: bool) -> None:
+        """Reply to the unanswered messages (if the assistant still may), then send.
+
+        `last_attempt` False lets a send in doubt fail the job, to be settled by a retry.
+        """
         pending = await self._unanswered_once_quiet(conversacion_id)
         conversation = await self._conversaciones.get(conversacion_id)
         if conversation is None:
@@ -87,7 +100,7 @@ class ReplyService:
             )
             turn = await self._read(pending, profile, contact)
             await self._reply(conversation, profile, turn)
-        await self._send_unsent(conversation, contact)
+        await self._send_unsent(conversation, contact, last_attempt=last_attempt)
 
     async def _unanswered_once_quiet(self, conversacion_id: UUID) -> list[Mensaje]:
         """The unanswered messages, once the person has not written for the debounce window.
@@ -185,13 +198,17 @@ class ReplyService:
         if len(parts) > 1:
             await self._store.split(finished.message_id, parts)
 
-    async def _send_unsent(self, conversation: Conversacion, contact: Contacto) -> None:
+    async def _send_unsent(
+        self, conversation: Conversacion, contact: Contacto, *, last_attempt: bool
+    ) -> None:
         unsent = await self._store.unsent(conversation.conversacion_id)
         for position, message in enumerate(unsent):
-            await self._mensajes.update_delivery(
-                canal="whatsapp", proveedor_id=None, estado="sending", mensaje_id=message.mensaje_id
-            )
-            outcome = await self._sender.send(to=contact.identidad, body=message.contenido or "")
+            try:
+                outcome = await self._deliver(message, contact)
+            except DeliveryInDoubt:
+                if not last_attempt:
+                    raise
+                outcome = NotSent("unconfirmed")
             if isinstance(outcome, NotSent):
                 await self._give_up(conversation, unsent[position:], outcome)
                 return
@@ -201,6 +218,37 @@ class ReplyService:
                 estado="sending",
                 mensaje_id=message.mensaje_id,
             )
+
+    async def _deliver(self, message: Mensaje, contact: Contacto) -> Sent | NotSent:
+        """Hand one part to Twilio once, settling an earlier try first.
+
+        Raises DeliveryInDoubt when it cannot tell whether Twilio has the part.
+        """
+        if message.estado_entrega == "sending":
+            sid = await self._sent_before(message, contact)
+            if sid is not None:
+                return Sent(sid)
+        else:
+            await self._mensajes.update_delivery(
+                canal="whatsapp", proveedor_id=None, estado="sending", mensaje_id=message.mensaje_id
+            )
+        outcome = await self._sender.send(to=contact.identidad, body=message.contenido or "")
+        if isinstance(outcome, InDoubt):
+            raise DeliveryInDoubt(outcome.error)
+        return outcome
+
+    async def _sent_before(self, message: Mensaje, contact: Contacto) -> str | None:
+        """The SID of this part if an earlier try reached Twilio, else None."""
+        try:
+            candidates = await self._sender.sent_like(
+                to=contact.identidad, body=message.contenido or "", since=message.updated_at
+            )
+        except (TwilioRestException, *TWILIO_TRANSPORT_ERRORS) as exc:
+            raise DeliveryInDoubt(type(exc).__name__) from exc
+        taken = await self._store.stored_sids(candidates)  # other parts' own messages
+        found = next((sid for sid in candidates if sid not in taken), None)
+        log.info("send_reconciled", message_id=message.mensaje_id, reached_twilio=bool(found))
+        return found
 
     async def _give_up(
         self, conversation: Conversacion, messages: list[Mensaje], failure: NotSent

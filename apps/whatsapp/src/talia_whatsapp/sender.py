@@ -1,10 +1,16 @@
-"""Sending WhatsApp messages through the Twilio REST API, with its errors mapped."""
+"""Sending WhatsApp messages through the Twilio REST API, with its errors mapped.
+
+Twilio's Messages API takes no idempotency key, so a send whose answer was lost (a transport
+error, or a worker killed mid-request) is *in doubt*; `find_sent` settles it by reading the
+messages Twilio holds for the person before anything is sent again.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import aiohttp
 import structlog
@@ -20,6 +26,10 @@ log = structlog.stdlib.get_logger("talia.whatsapp.sender")
 TOO_MANY_REQUESTS = 20429
 OUTSIDE_SESSION_WINDOW = 63016  # more than 24 h since the person last wrote
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)
+# How many of the person's latest messages a reconciliation reads, and how far before the
+# send it looks (the two clocks, ours and Twilio's, may disagree a little).
+RECENT_MESSAGES = 50
+CLOCK_SKEW = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,13 @@ class NotSent:
         return self.code == str(OUTSIDE_SESSION_WINDOW)
 
 
+@dataclass(frozen=True)
+class InDoubt:
+    """The request may have reached Twilio, but no answer came back."""
+
+    error: str
+
+
 class WhatsAppSender:
     """Creates messages from the configured sender (a number or a Messaging Service)."""
 
@@ -62,7 +79,7 @@ class WhatsAppSender:
         self._status_callback = status_callback
         self._retry_delays = tuple(retry_delays)
 
-    async def send(self, *, to: str, body: str) -> Sent | NotSent:
+    async def send(self, *, to: str, body: str) -> Sent | NotSent | InDoubt:
         """Send `body` to `to`; 429s and refused connections are retried with backoff."""
         for delay in (*self._retry_delays, None):
             try:
@@ -87,7 +104,22 @@ class WhatsAppSender:
                     return NotSent("unreachable")
                 await asyncio.sleep(delay)
             except TWILIO_TRANSPORT_ERRORS as exc:
-                # The request may have reached Twilio: never sent twice, reported instead.
-                log.warning("message_send_unknown", error=type(exc).__name__)
-                return NotSent("transport")
+                # The request may have reached Twilio: never sent again blindly.
+                log.warning("message_send_in_doubt", error=type(exc).__name__)
+                return InDoubt(type(exc).__name__)
         return NotSent("unreachable")
+
+    async def sent_like(self, *, to: str, body: str, since: datetime) -> list[str]:
+        """SIDs of the messages Twilio took for `to` with this `body` since `since` (give or
+        take the clocks' skew), oldest first.
+
+        Raises Twilio's errors: a reconciliation that cannot read must not guess.
+        """
+        recent = await self._client.messages.list_async(to=to, limit=RECENT_MESSAGES)
+        return [
+            str(message.sid)
+            for message in reversed(recent)  # Twilio lists the newest first
+            if message.body == body
+            and str(message.direction).startswith("outbound")
+            and (message.date_created is None or message.date_created >= since - CLOCK_SKEW)
+        ]

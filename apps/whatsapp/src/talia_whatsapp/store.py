@@ -54,6 +54,11 @@ class _InboundInBatch(InboundRecorded):
 
 
 @dataclass(frozen=True)
+class _Sid:
+    sid: str
+
+
+@dataclass(frozen=True)
 class Part:
     """One stored part of a split reply."""
 
@@ -169,14 +174,27 @@ class WhatsAppStore:
         return {int(r.metadata["transcript_of"]): r.contenido or "" for r in rows}
 
     async def unsent(self, conversacion_id: UUID) -> list[Mensaje]:
-        """Replies recorded but not yet handed to Twilio, in order."""
+        """Replies not yet known to be with Twilio, in order: `queued` ones, and `sending` ones
+        without a SID, whose send may or may not have reached Twilio (in doubt)."""
         return await fetch_rows(
             self._pool,
             "select * from public.mensajes where conversacion_id = %s and direccion = 'outbound'"
-            " and estado_entrega = 'queued' and proveedor_id is null order by mensaje_id",
+            " and estado_entrega in ('queued', 'sending') and proveedor_id is null"
+            " order by mensaje_id",
             (conversacion_id,),
             Mensaje,
         )
+
+    async def stored_sids(self, sids: list[str]) -> set[str]:
+        """Those of `sids` that a stored WhatsApp message already carries."""
+        rows = await fetch_rows(
+            self._pool,
+            "select proveedor_id as sid from public.mensajes"
+            " where canal = 'whatsapp' and proveedor_id = any(%s)",
+            (sids,),
+            _Sid,
+        )
+        return {row.sid for row in rows}
 
     async def split(self, mensaje_id: int, parts: list[str]) -> list[Part]:
         """Store a reply as the parts that are sent one by one (idempotent)."""

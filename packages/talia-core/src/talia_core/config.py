@@ -126,6 +126,8 @@ class TwilioSettings(BaseSettings):
     api_base_url: AnyHttpUrl | None = None
     whatsapp_from: str | None = Field(default=None, pattern=r"^whatsapp:\+?[0-9A-Za-z.]+$")
     messaging_service_sid: str | None = Field(default=None, pattern=r"^MG[0-9a-fA-F]{32}$")
+    # How long one REST call may take; a send past it is in doubt and settled by a retry.
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
     _no_placeholder = field_validator("auth_token")(_reject_placeholder)
 

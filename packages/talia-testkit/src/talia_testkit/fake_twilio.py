@@ -1,7 +1,8 @@
 """A fake Twilio REST API (Messages, Calls, media, typing indicator) on localhost.
 
 Reached through `TWILIO_API_BASE_URL`; checks HTTP Basic auth like Twilio and records every
-request. Failures are scripted per request: `fail_next(status, code)`.
+request. Failures are scripted per request: `fail_next(status, code)`, and hangs of a message
+creation, before or after Twilio takes the message: `stall_next_message(seconds, accepted=)`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import formatdate
 from typing import Any
 
@@ -51,6 +52,15 @@ class Failure:
     message: str = "scripted failure"
 
 
+@dataclass(frozen=True)
+class Stall:
+    """A scripted hang of a message creation; `accepted`: the message was taken first (only
+    the answer is late), else it is taken after the hang, if the client still waits."""
+
+    seconds: float
+    accepted: bool
+
+
 @dataclass
 class FakeTwilio:
     """The fake's state and app; `base_url` is set while it serves."""
@@ -65,6 +75,7 @@ class FakeTwilio:
     # call's stream, before its answer arrives).
     call_update_delay: float = 0.0
     _failures: deque[Failure] = field(default_factory=deque)
+    _stalls: deque[Stall] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -84,6 +95,12 @@ class FakeTwilio:
         """The next write request answers this error instead of succeeding."""
         with self._lock:
             self._failures.append(Failure(status, code, message))
+
+    def stall_next_message(self, seconds: float, *, accepted: bool) -> None:
+        """The next message creation hangs `seconds`, after taking the message (`accepted`)
+        or before; a client that hangs up during a hang before leaves nothing sent."""
+        with self._lock:
+            self._stalls.append(Stall(seconds, accepted))
 
     def add_media(self, content: bytes, content_type: str) -> str:
         """Host media as Twilio does for an inbound message; returns its `MediaUrl`."""
@@ -143,6 +160,16 @@ class FakeTwilio:
             return self._error(401, 20003, "Authenticate")
         if failure is not None:
             return self._error(failure.status, failure.code, failure.message)
+        with self._lock:
+            stall = self._stalls.popleft() if self._stalls else None
+        if stall is not None and not stall.accepted:
+            await asyncio.sleep(stall.seconds)
+            if await request.is_disconnected():
+                with self._lock:
+                    self.requests[self.requests.index(recorded)] = replace(
+                        recorded, succeeded=False
+                    )
+                return Response(status_code=499)  # no one is listening
         sid = "SM" + secrets.token_hex(16)
         now = formatdate(usegmt=True)
         message = {
@@ -169,14 +196,21 @@ class FakeTwilio:
         }
         with self._lock:
             self.messages[sid] = message
+        if stall is not None and stall.accepted:
+            await asyncio.sleep(stall.seconds)
         return JSONResponse(message, status_code=201)
 
     async def _list_messages(self, request: Request) -> Response:
         if not self._is_authenticated(request):
             return self._error(401, 20003, "Authenticate")
         to = request.query_params.get("To")
+        from_ = request.query_params.get("From")
         with self._lock:
-            found = [m for m in self.messages.values() if to is None or m["to"] == to]
+            found = [
+                m
+                for m in reversed(self.messages.values())  # newest first, as Twilio lists
+                if to in (None, m["to"]) and from_ in (None, m["from"])
+            ]
         uri = f"{API.format(account_sid=self.account_sid)}/Messages.json"
         return JSONResponse(
             {
