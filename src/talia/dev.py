@@ -156,6 +156,7 @@ def _model() -> Generator[str, None, None]:
     with run_fake_openai() as fake:
         fake.realtime.echo = True  # a caller hears their own words back
         os.environ["OPENAI_BASE_URL"] = fake.base_url
+        os.environ["OPENAI_API_KEY"] = "sk-talia-dev-fake-model"  # the fake takes any key
         log.warning(
             "fake_model_in_use",
             reason="OPENAI_API_KEY is not set",

@@ -42,7 +42,8 @@ def test_start_up_without_required_variables_stops_with_one_line(tmp_path: Path)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "talia: configuration error: DATABASE_URL is required but not set; "
-        "TALIA_WEBCHAT_SESSION_SECRET is required but not set"
+        "TALIA_WEBCHAT_SESSION_SECRET is required but not set; "
+        "OPENAI_API_KEY is required but not set"
     ]
 
 

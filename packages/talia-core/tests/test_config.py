@@ -7,6 +7,7 @@ import pytest
 from talia_core.config import (
     ConfigError,
     DatabaseSettings,
+    OpenAISettings,
     ServiceSettings,
     WebchatSettings,
     load_settings,
@@ -17,7 +18,13 @@ from talia_core.config import (
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)  # no developer `.env` leaks in
-    for name in ("DATABASE_URL", "TALIA_LOG_LEVEL", "TALIA_LOG_FORMAT", "TALIA_PUBLIC_BASE_URL"):
+    for name in (
+        "DATABASE_URL",
+        "OPENAI_API_KEY",
+        "TALIA_LOG_LEVEL",
+        "TALIA_LOG_FORMAT",
+        "TALIA_PUBLIC_BASE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -26,6 +33,18 @@ def test_missing_database_url_is_named() -> None:
         load_settings(DatabaseSettings)
 
     assert str(caught.value) == "DATABASE_URL is required but not set"
+
+
+def test_a_missing_or_placeholder_openai_key_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError) as missing:
+        load_settings(OpenAISettings)
+    monkeypatch.setenv("OPENAI_API_KEY", "changeme")
+    with pytest.raises(ConfigError) as placeholder:
+        load_settings(OpenAISettings)
+
+    # Without a key every reply would quietly be the fallback text: start-up stops instead.
+    assert str(missing.value) == "OPENAI_API_KEY is required but not set"
+    assert str(placeholder.value).startswith("OPENAI_API_KEY is invalid: ")
 
 
 def test_malformed_database_url_is_named(monkeypatch: pytest.MonkeyPatch) -> None:

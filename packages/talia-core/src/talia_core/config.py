@@ -110,10 +110,13 @@ class OpenAISettings(BaseSettings):
 
     model_config = _settings_config("TALIA_OPENAI_")
 
-    api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    # Required: without it every reply would silently become the fallback text.
+    api_key: SecretStr = Field(validation_alias="OPENAI_API_KEY")
     base_url: AnyHttpUrl | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
     timeout_seconds: float = Field(default=30.0, gt=0)
     max_retries: int = Field(default=3, ge=0, le=10)
+
+    _no_placeholder = field_validator("api_key")(_reject_placeholder)
 
 
 class TwilioSettings(BaseSettings):

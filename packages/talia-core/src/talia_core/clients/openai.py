@@ -6,14 +6,11 @@ from openai import AsyncOpenAI, Timeout
 
 from talia_core.config import OpenAISettings
 
-# The SDK needs some key; a local fake model accepts any.
-_NO_KEY = "not-set"
-
 
 def create_openai_client(settings: OpenAISettings) -> AsyncOpenAI:
     """An `AsyncOpenAI` that retries 408/409/429/5xx and connection errors with backoff."""
     return AsyncOpenAI(
-        api_key=settings.api_key.get_secret_value() if settings.api_key else _NO_KEY,
+        api_key=settings.api_key.get_secret_value(),
         base_url=str(settings.base_url).rstrip("/") if settings.base_url else None,
         timeout=Timeout(settings.timeout_seconds, connect=5.0),
         max_retries=settings.max_retries,
