@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from talia_core.size_limits import MAX_WEBSOCKET_MESSAGE_BYTES
+
 REPO = Path(__file__).resolve().parents[1]
 APPS = ("whatsapp", "webchat", "voice")
 
@@ -68,3 +70,13 @@ def test_dockerfile_installs_locked_deps_and_runs_unprivileged(app: str) -> None
     assert re.search(r"^USER (?!root)\S+", dockerfile, re.MULTILINE)
     assert "HEALTHCHECK" in dockerfile
     assert f"talia_{app}.main:app" in dockerfile
+
+
+@pytest.mark.parametrize("app", ["webchat", "voice"])
+def test_socket_apps_run_with_the_cores_websocket_message_limit(app: str) -> None:
+    dockerfile = (REPO / "apps" / app / "Dockerfile").read_text()
+
+    limit = re.search(r'"--ws-max-size", "(\d+)"', dockerfile)
+
+    assert limit is not None
+    assert int(limit[1]) == MAX_WEBSOCKET_MESSAGE_BYTES

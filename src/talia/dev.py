@@ -22,6 +22,7 @@ from talia.paths import MIGRATIONS_DIR
 from talia_core.config import LoggingSettings, load_settings
 from talia_core.logging import configure_logging
 from talia_core.migrations import migrate
+from talia_core.size_limits import MAX_WEBSOCKET_MESSAGE_BYTES
 from talia_testkit.fake_openai import run_fake_openai
 from talia_testkit.fake_twilio import run_fake_twilio
 
@@ -117,6 +118,7 @@ async def _serve_all(
                 port=ports[name],
                 log_config=None,
                 access_log=False,
+                ws_max_size=MAX_WEBSOCKET_MESSAGE_BYTES,
                 timeout_graceful_shutdown=math.ceil(grace_seconds),
             )
         )

@@ -281,3 +281,19 @@ def test_a_handed_off_conversation_gets_the_profile_notice_and_no_reply(chat: Ch
         "notice": "test handoff notice",
     }
     assert chat.fake.requests("/v1/responses") == []
+
+
+def test_a_huge_unauthenticated_body_is_refused_without_being_read(chat: Chat) -> None:
+    def endless() -> Iterator[bytes]:
+        for _ in range(1000):  # 1 GB on offer; a chunked body declares no length
+            yield b" " * 1_000_000
+
+    chunked = chat.http.post(
+        "/api/webchat/messages",
+        headers={"Content-Type": "application/json", "Authorization": "Bearer x"},
+        content=endless(),
+    )
+
+    assert chunked.status_code == 413
+    assert chunked.json()["error"]["code"] == "payload_too_large"
+    assert chat.count("conversaciones") == 0

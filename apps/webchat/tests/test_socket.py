@@ -208,3 +208,42 @@ def test_heartbeats_close_a_connection_that_stops_answering(
 
     assert received.startswith(b"HTTP/1.1 101")
     assert time.monotonic() - started < 5
+
+
+def test_a_binary_frame_gets_an_error_and_closes_with_1003(chat: Chat) -> None:
+    token = chat.start_session()["session_token"]
+
+    with _open(chat, token) as socket:
+        socket.send(b"\x00\x01binary")
+        frame = json.loads(socket.recv(timeout=5))
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.recv(timeout=5)
+
+    assert frame == {
+        "type": "error",
+        "code": "unsupported_frame",
+        "message": "Frames are JSON text.",
+    }
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1003
+
+
+def test_a_binary_frame_instead_of_auth_closes_with_1003(chat: Chat) -> None:
+    with connect(_ws_url(chat), origin=Origin(ORIGIN), open_timeout=5) as socket:
+        socket.send(b"\xff" * 10)
+        socket.recv(timeout=5)  # the error frame
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.recv(timeout=5)
+
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1003
+
+
+def test_a_message_over_64_kib_is_refused_by_the_server_unread(chat: Chat) -> None:
+    with connect(_ws_url(chat), origin=Origin(ORIGIN), open_timeout=5) as socket:
+        socket.send("x" * (64 * 1024 + 1))  # before any auth
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.recv(timeout=5)
+
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1009

@@ -1,5 +1,8 @@
 """The app factory: probes, SPEC error bodies, request ids and metrics."""
 
+import contextlib
+import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -244,3 +247,47 @@ def test_sigterm_lets_an_in_flight_request_finish(database_url: str, tmp_path: P
     # uvicorn re-raises the signal once it has shut down cleanly.
     assert process.returncode in {0, -signal.SIGTERM}, output
     assert output.index("request_finished") < output.index("app_stopped")
+
+
+def _raw_request(server: RunningServer, head: str, body: bytes = b"") -> bytes:
+    """Send bytes as they are and read the answer until the server closes or 2 s pass."""
+    with socket.create_connection((server.host, server.port), timeout=2) as raw:
+        raw.sendall(head.encode() + b"\r\n" + body)
+        answer = b""
+        with contextlib.suppress(TimeoutError):
+            while chunk := raw.recv(65536):
+                answer += chunk
+                if b"\r\n\r\n" in answer and answer.endswith(b"}"):
+                    break
+    return answer
+
+
+def test_a_body_declared_over_the_limit_is_refused_before_it_is_sent(
+    server: RunningServer,
+) -> None:
+    head = (
+        "POST /api/test/greetings/1 HTTP/1.1\r\nHost: test\r\n"
+        "Content-Type: application/json\r\nContent-Length: 500000000\r\n"
+    )
+
+    answer = _raw_request(server, head)  # not one byte of the 500 MB follows
+
+    status, _, rest = answer.partition(b"\r\n")
+    assert status.startswith(b"HTTP/1.1 413 ")
+    assert json.loads(rest.split(b"\r\n\r\n", 1)[1]) == {
+        "error": {"code": "payload_too_large", "message": "The body is over 262144 bytes."}
+    }
+
+
+def test_a_chunked_body_is_read_up_to_the_limit_only(client: httpx.Client) -> None:
+    def chunks(total: int) -> Iterator[bytes]:
+        yield b'{"name": "' + b"a" * (total - 24) + b'", "times": 1}'
+
+    json_body = {"Content-Type": "application/json"}
+    small = client.post("/api/test/greetings/1", content=chunks(1000), headers=json_body)
+    large = client.post("/api/test/greetings/1", content=chunks(300_000), headers=json_body)
+
+    assert small.status_code == 200
+    assert small.json() == {"id": 1, "name": "a" * 976}
+    assert large.status_code == 413
+    assert large.json()["error"]["code"] == "payload_too_large"

@@ -21,8 +21,34 @@ log = structlog.stdlib.get_logger("talia.webchat.ws")
 
 AUTH_TIMEOUT_SECONDS = 10
 MAX_SOCKETS_PER_SESSION = 3
-# Close codes: 1008 policy (origin, too many sockets), 1009 frame too big, 4401 not authenticated.
-CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_UNAUTHORIZED = 1008, 1009, 4401
+# Close codes: 1003 a binary frame, 1008 policy (origin, too many sockets), 1009 frame too
+# big, 4401 not authenticated.
+CLOSE_UNSUPPORTED, CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_UNAUTHORIZED = 1003, 1008, 1009, 4401
+
+
+class _BinaryFrame(Exception):
+    """The client sent bytes where frames are JSON text."""
+
+
+async def _receive_text(websocket: WebSocket) -> str:
+    """The next text frame; raises WebSocketDisconnect when the client left and _BinaryFrame
+    for bytes (Starlette's `receive_text` would fail with a KeyError)."""
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+    text = message.get("text")
+    if text is None:
+        raise _BinaryFrame
+    return str(text)
+
+
+async def _close_binary(websocket: WebSocket) -> None:
+    await websocket.send_text(
+        json.dumps(
+            {"type": "error", "code": "unsupported_frame", "message": "Frames are JSON text."}
+        )
+    )
+    await websocket.close(code=CLOSE_UNSUPPORTED, reason="frames are JSON text")
 
 
 class _Socket:
@@ -48,6 +74,21 @@ class _Socket:
             await self.send(
                 {"type": "message", "message": MessageOut.from_row(row).model_dump(mode="json")}
             )
+
+    async def on_frame(self, raw: str) -> None:
+        """Answer one text frame after auth: a message, a ping, or an error frame."""
+        try:
+            frame = json.loads(raw)
+        except json.JSONDecodeError:
+            await self.error("bad_json", "Frames are JSON objects.")
+            return
+        kind = frame.get("type") if isinstance(frame, dict) else None
+        if kind == "message":
+            await self.on_message({k: v for k, v in frame.items() if k != "type"})
+        elif kind == "ping":
+            await self.send({"type": "pong"})
+        else:
+            await self.error("unknown_frame", f"Unknown frame type: {kind!r}.")
 
     async def on_message(self, frame: dict[str, Any]) -> None:
         try:
@@ -105,13 +146,16 @@ async def _authenticate(
     websocket: WebSocket, state: WebchatState
 ) -> tuple[SessionClaims, int | None] | None:
     try:
-        raw = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_SECONDS)
+        raw = await asyncio.wait_for(_receive_text(websocket), AUTH_TIMEOUT_SECONDS)
         frame = json.loads(raw)
         if not isinstance(frame, dict) or frame.get("type") != "auth":
             raise ValueError("first frame must be auth")
         claims = state.tokens.verify(str(frame.get("token", "")))
         after = frame.get("last_message_id")
         return claims, int(after) if after is not None else None
+    except _BinaryFrame:
+        await _close_binary(websocket)
+        return None
     except (TimeoutError, ValueError, TypeError, TaliaError) as exc:
         reason = exc.message if isinstance(exc, TaliaError) else "Send {type: auth, token} first."
         await websocket.send_text(
@@ -144,24 +188,15 @@ async def webchat_socket(websocket: WebSocket) -> None:
     try:
         await socket.replay(after)
         while True:
-            raw = await websocket.receive_text()
+            raw = await _receive_text(websocket)
             if len(raw) > max_frame:
                 await websocket.close(code=CLOSE_TOO_BIG, reason="frame too large")
                 return
-            try:
-                frame = json.loads(raw)
-            except json.JSONDecodeError:
-                await socket.error("bad_json", "Frames are JSON objects.")
-                continue
-            kind = frame.get("type") if isinstance(frame, dict) else None
-            if kind == "message":
-                await socket.on_message({k: v for k, v in frame.items() if k != "type"})
-            elif kind == "ping":
-                await socket.send({"type": "pong"})
-            else:
-                await socket.error("unknown_frame", f"Unknown frame type: {kind!r}.")
+            await socket.on_frame(raw)
     except WebSocketDisconnect:
         pass
+    except _BinaryFrame:
+        await _close_binary(websocket)
     finally:
         open_sockets[claims.conversacion_id] -= 1
         if open_sockets[claims.conversacion_id] <= 0:

@@ -16,6 +16,7 @@ from talia_core.logging import configure_logging
 from talia_core.metrics import HttpMetrics
 from talia_core.middleware import RequestContextMiddleware
 from talia_core.probes import router as probes_router
+from talia_core.size_limits import BodyLimitMiddleware
 from talia_core.state import CoreState
 
 log = structlog.stdlib.get_logger("talia.app")
@@ -63,6 +64,8 @@ def create_service_app(
         openapi_url=f"{prefix}/openapi.json",
     )
     install_exception_handlers(app)
+    # Inside CORS, so a browser can read the 413; inside the request context, so it is logged.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.app.max_body_bytes)
     if cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -49,6 +49,8 @@ class AppSettings(BaseSettings):
     public_base_url: AnyHttpUrl | None = None
     assistant: str = "default"
     shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=600)
+    # The largest request body any endpoint reads; larger ones get a 413 before being read.
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
 
     @field_validator("public_base_url")
     @classmethod

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import uvicorn
 from starlette.types import ASGIApp
 
+from talia_core.size_limits import MAX_WEBSOCKET_MESSAGE_BYTES
+
 
 @dataclass(frozen=True)
 class RunningServer:
@@ -56,6 +58,7 @@ def serve_app(
         access_log=False,
         ws_ping_interval=ws_ping_interval,
         ws_ping_timeout=ws_ping_interval,
+        ws_max_size=MAX_WEBSOCKET_MESSAGE_BYTES,  # as the images run it
         timeout_graceful_shutdown=timeout,
     )
     server = uvicorn.Server(config)
