@@ -80,3 +80,12 @@ def test_socket_apps_run_with_the_cores_websocket_message_limit(app: str) -> Non
 
     assert limit is not None
     assert int(limit[1]) == MAX_WEBSOCKET_MESSAGE_BYTES
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_images_leave_forwarded_headers_to_the_app(app: str) -> None:
+    dockerfile = (REPO / "apps" / app / "Dockerfile").read_text()
+
+    # uvicorn with --forwarded-allow-ips "*" took the client-written leftmost address.
+    assert "--forwarded-allow-ips" not in dockerfile
+    assert '"--no-proxy-headers"' in dockerfile

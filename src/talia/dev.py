@@ -119,6 +119,7 @@ async def _serve_all(
                 log_config=None,
                 access_log=False,
                 ws_max_size=MAX_WEBSOCKET_MESSAGE_BYTES,
+                proxy_headers=False,  # the apps decide whom to believe (TALIA_TRUSTED_PROXIES)
                 timeout_graceful_shutdown=math.ceil(grace_seconds),
             )
         )

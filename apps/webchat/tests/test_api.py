@@ -61,10 +61,16 @@ def save_profile(database_url: str, **changes: Any) -> None:
         conn.execute("select public.guardar_asistente('default', %s)", (Jsonb(profile),))
 
 
-def chat_settings(database_url: str, fake: FakeOpenAI, **webchat: Any) -> Settings:
+def chat_settings(
+    database_url: str,
+    fake: FakeOpenAI,
+    *,
+    trusted_proxies: tuple[str, ...] = (),
+    **webchat: Any,
+) -> Settings:
     """Settings for a webchat app on the test database and the fake model."""
     return Settings(
-        app=app_settings(),
+        app=app_settings(trusted_proxies=trusted_proxies),
         database=database_settings(database_url),
         logging=logging_settings(),
         webchat=webchat_settings(**webchat),
@@ -73,9 +79,11 @@ def chat_settings(database_url: str, fake: FakeOpenAI, **webchat: Any) -> Settin
 
 
 @contextmanager
-def serve_chat(database_url: str, fake: FakeOpenAI, **webchat: Any) -> Iterator[Chat]:
+def serve_chat(
+    database_url: str, fake: FakeOpenAI, *, trusted_proxies: tuple[str, ...] = (), **webchat: Any
+) -> Iterator[Chat]:
     save_profile(database_url)
-    settings = chat_settings(database_url, fake, **webchat)
+    settings = chat_settings(database_url, fake, trusted_proxies=trusted_proxies, **webchat)
     with serve_app(create_app(settings)) as server, httpx.Client(base_url=server.http_url) as http:
         yield Chat(http, fake, database_url)
 
@@ -297,3 +305,26 @@ def test_a_huge_unauthenticated_body_is_refused_without_being_read(chat: Chat) -
     assert chunked.status_code == 413
     assert chunked.json()["error"]["code"] == "payload_too_large"
     assert chat.count("conversaciones") == 0
+
+
+@pytest.mark.parametrize("proxy", ["trusted", "untrusted"])
+def test_a_forwarded_for_written_by_the_client_does_not_escape_the_per_ip_limit(
+    database_url: str, fake_openai: FakeOpenAI, proxy: str
+) -> None:
+    trusted = ("127.0.0.1",) if proxy == "trusted" else ()
+    with serve_chat(
+        database_url, fake_openai, trusted_proxies=trusted, ip_sessions_per_minute=2
+    ) as chat:
+
+        def new_session(forwarded_for: str) -> int:
+            headers = {"Origin": ORIGIN, "X-Forwarded-For": forwarded_for}
+            return chat.http.post("/api/webchat/sessions", headers=headers).status_code
+
+        # One visitor writes a new leftmost address each time; the proxy appends the real one.
+        spoofing = [new_session(f"10.0.0.{n}, 203.0.113.7") for n in range(3)]
+        another_visitor = new_session("198.51.100.9")
+
+    assert spoofing == [201, 201, 429]
+    # Behind a trusted proxy each visitor has a limit of their own; from an untrusted peer
+    # the header is ignored and every request counts against that peer's address.
+    assert another_visitor == (201 if proxy == "trusted" else 429)

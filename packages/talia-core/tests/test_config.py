@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from talia_core.config import (
+    AppSettings,
     ConfigError,
     DatabaseSettings,
     OpenAISettings,
@@ -117,3 +118,16 @@ def test_start_up_stops_with_one_line_naming_the_variable() -> None:
         settings_or_exit(ServiceSettings)
 
     assert caught.value.code == "talia: configuration error: DATABASE_URL is required but not set"
+
+
+def test_trusted_proxies_are_addresses_or_networks_and_never_everyone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TALIA_TRUSTED_PROXIES", "10.0.0.5, 172.16.0.0/12,fd00::/8")
+    listed = load_settings(AppSettings)
+    monkeypatch.setenv("TALIA_TRUSTED_PROXIES", "*")
+    with pytest.raises(ConfigError) as everyone:
+        load_settings(AppSettings)
+
+    assert listed.trusted_proxies == ("10.0.0.5", "172.16.0.0/12", "fd00::/8")
+    assert str(everyone.value).startswith("TALIA_TRUSTED_PROXIES is invalid: ")

@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from talia_core.config import ServiceSettings
 from talia_core.db import create_pool
@@ -76,6 +77,10 @@ def create_service_app(
             max_age=600,
         )
     app.add_middleware(RequestContextMiddleware, channel=channel, metrics=metrics)
+    if settings.app.trusted_proxies:
+        # Outermost: rate limits and logs see the client the trusted proxy saw (the nearest
+        # untrusted address in X-Forwarded-For, read from the right).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.app.trusted_proxies))
     # Routes are tried in order: the channel's webhooks, the hot path, come before the probes.
     app.include_router(router)
     app.include_router(probes_router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Any, Literal, Self, TypeVar
 
 import psycopg
@@ -51,12 +52,30 @@ class AppSettings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=600)
     # The largest request body any endpoint reads; larger ones get a 413 before being read.
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # Addresses or networks of the reverse proxies whose X-Forwarded-For/-Proto are believed.
+    # The client is the address the nearest trusted proxy appended, never one a client chose.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
 
     @field_validator("public_base_url")
     @classmethod
     def _origin_only(cls, value: AnyHttpUrl | None) -> AnyHttpUrl | None:
         if value is not None and (value.path or "/") != "/":
             raise ValueError("must be an origin such as https://talia.example.com, without a path")
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _addresses(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+        if isinstance(value, tuple | list):
+            for entry in value:
+                try:
+                    ipaddress.ip_network(str(entry), strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"{entry!r} is not an IP address or network (a proxy you run; never *)"
+                    ) from None
         return value
 
     @property

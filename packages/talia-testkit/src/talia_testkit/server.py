@@ -59,6 +59,7 @@ def serve_app(
         ws_ping_interval=ws_ping_interval,
         ws_ping_timeout=ws_ping_interval,
         ws_max_size=MAX_WEBSOCKET_MESSAGE_BYTES,  # as the images run it
+        proxy_headers=False,  # the app decides whom to believe (TALIA_TRUSTED_PROXIES)
         timeout_graceful_shutdown=timeout,
     )
     server = uvicorn.Server(config)
