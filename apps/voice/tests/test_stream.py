@@ -2,14 +2,28 @@
 
 import base64
 import json
+from typing import Any
+from xml.etree import ElementTree
 
+import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from talia_testkit.fake_openai import CallerSpeech, RealtimeReply
 
-from .voice_kit import CALL_SID, CONNECTED, FRAME, STREAM, Phone, media, start, wait_for
+from .conftest import OpenPhone
+from .voice_kit import (
+    CALL_SID,
+    CONNECTED,
+    FRAME,
+    STREAM,
+    Phone,
+    incoming_form,
+    media,
+    start,
+    wait_for,
+)
 
 
 def test_unsigned_or_forged_upgrade_is_refused(phone: Phone) -> None:
@@ -134,3 +148,65 @@ def test_barge_in_clears_twilio_and_truncates_to_what_was_heard(phone: Phone) ->
     truncate = phone.fake.realtime.events("conversation.item.truncate")[0]
     assert truncate["content_index"] == 0
     assert abs(truncate["audio_end_ms"] - played * 20) <= 20
+
+
+def _hangs_up_without_a_stream(response: httpx.Response) -> bool:
+    twiml = ElementTree.fromstring(response.text)
+    return twiml.find(".//Stream") is None and twiml.find("./Hangup") is not None
+
+
+def test_a_replayed_incoming_after_the_stream_started_arms_no_new_token(phone: Phone) -> None:
+    parameters = phone.incoming()
+    with phone.stream() as first:
+        first.send(CONNECTED)
+        first.send(start(CALL_SID, parameters))
+        wait_for(lambda: phone.fake.realtime.connections == 1)
+        replayed = phone.post("/api/voice/incoming", incoming_form())
+
+    assert replayed.status_code == 200
+    assert _hangs_up_without_a_stream(replayed)
+
+
+def test_a_replayed_incoming_for_an_ended_call_arms_no_token(phone: Phone) -> None:
+    phone.incoming()
+    phone.post("/api/voice/status", {"CallSid": CALL_SID, "CallStatus": "completed"})
+
+    replayed = phone.post("/api/voice/incoming", incoming_form())
+
+    assert _hangs_up_without_a_stream(replayed)
+
+
+def test_a_repeated_incoming_before_any_stream_gets_a_new_token_and_kills_the_old(
+    phone: Phone,
+) -> None:
+    first = phone.incoming()  # Twilio did not get our answer and asks again
+    second = phone.incoming()
+
+    with phone.stream() as stale:
+        stale.send(CONNECTED)
+        stale.send(start(CALL_SID, first))
+        with pytest.raises(ConnectionClosed):
+            stale.recv(timeout=5)
+    with phone.stream() as fresh:
+        fresh.send(CONNECTED)
+        fresh.send(start(CALL_SID, second))
+        wait_for(lambda: phone.fake.realtime.connections == 1)
+
+    assert first["token"] != second["token"]
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [[], [CONNECTED], [b"\x00binary"], ["not json"], ["[1, 2]"]],
+    ids=["silent", "connected-only", "binary", "not-json", "json-array"],
+)
+def test_a_socket_that_does_not_start_is_closed(open_phone: OpenPhone, frames: list[Any]) -> None:
+    with open_phone(stream_start_timeout_seconds=1) as phone, phone.stream() as socket:
+        for frame in frames:
+            socket.send(frame)
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.recv(timeout=5)
+
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1008
+    assert phone.fake.realtime.connections == 0

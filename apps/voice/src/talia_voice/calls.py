@@ -16,11 +16,15 @@ from talia_core.repositories.calls import fetch_row, fetch_value
 
 @dataclass(frozen=True)
 class RegisteredCall:
-    """A call's conversation and the one-time token its stream must present."""
+    """A call's conversation and the one-time token its stream must present.
+
+    `armado` is False, and there is no token, when the call already streamed or ended.
+    """
 
     conversacion_id: UUID
     contacto_id: UUID
     repetido: bool
+    armado: bool
     stream_token: str = ""
 
 
@@ -45,7 +49,8 @@ class CallsRepository:
     async def register(
         self, *, call_sid: str, caller: str, assistant: str, token_ttl_seconds: int
     ) -> RegisteredCall:
-        """Contact, conversation and `call_started` for a call, with a fresh stream token."""
+        """Contact, conversation and `call_started` for a call, with a fresh stream token
+        unless the call already streamed or ended."""
         token = secrets.token_urlsafe(24)
         row = await fetch_row(
             self._pool,
@@ -53,7 +58,9 @@ class CallsRepository:
             (call_sid, caller, assistant, _hash(token), token_ttl_seconds),
             RegisteredCall,
         )
-        return RegisteredCall(row.conversacion_id, row.contacto_id, row.repetido, token)
+        if not row.armado:
+            return row
+        return RegisteredCall(row.conversacion_id, row.contacto_id, row.repetido, True, token)
 
     async def spend_stream_token(self, *, call_sid: str, token: str) -> UUID | None:
         """The call's conversation when `token` is its unexpired, unused token; else None."""

@@ -20,6 +20,9 @@ class CallSettings(BaseSettings):
     # On SIGTERM, live calls may go on this long before they are ended politely.
     drain_seconds: float = Field(default=120.0, ge=0, le=3600)
     stream_token_ttl_seconds: int = Field(default=60, ge=5, le=600)
+    # Twilio sends `connected` and `start` as soon as the stream opens; a socket that has
+    # not started by then is closed.
+    stream_start_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     # Twilio signs the Media Streams upgrade; relax only while diagnosing a proxy.
     require_stream_signature: bool = True
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from uuid import UUID
 
 import openai
 import psycopg
 import structlog
-from fastapi import APIRouter, Response, WebSocket
+from fastapi import APIRouter, Response, WebSocket, WebSocketDisconnect
 from psycopg_pool import PoolTimeout
 from websockets.exceptions import WebSocketException
 
@@ -21,7 +22,7 @@ from talia_voice.live_call import LiveCall
 from talia_voice.phone_tools import PhoneTools
 from talia_voice.playback import Playback
 from talia_voice.transcript import Transcript
-from talia_voice.twiml import connect_stream, reject_busy, say_and_hang_up
+from talia_voice.twiml import connect_stream, hang_up, reject_busy, say_and_hang_up
 
 router = APIRouter(prefix="/api/voice", tags=["voice"])
 log = structlog.stdlib.get_logger("talia.voice")
@@ -72,6 +73,10 @@ async def incoming_call(form: SignedTwilioForm, state: State) -> Response:
         )
     except DATABASE_ERRORS:
         return _xml(say_and_hang_up(busy, language=_language(profile)))
+    if not call.armado:
+        # A replayed webhook of a call that already streamed or ended: nothing to connect.
+        log.warning("call_refused", reason="already_streamed_or_ended")
+        return _xml(hang_up())
     origin = settings.app.public_origin or ""
     return _xml(
         connect_stream(
@@ -115,7 +120,14 @@ async def media_stream(websocket: WebSocket) -> None:
         await websocket.close(code=1008)  # before accept: the upgrade is answered 403
         return
     await websocket.accept()
-    start = await _read_start(websocket)
+    try:
+        start = await asyncio.wait_for(
+            _read_start(websocket), state.settings.calls.stream_start_timeout_seconds
+        )
+    except TimeoutError:
+        start = None
+    except WebSocketDisconnect:
+        return
     if start is None:
         await websocket.close(code=1008, reason="expected start")
         return
@@ -135,9 +147,18 @@ async def media_stream(websocket: WebSocket) -> None:
 
 
 async def _read_start(websocket: WebSocket) -> dict[str, object] | None:
-    """Skip `connected`; return the `start` payload (None for anything else)."""
+    """Skip `connected`; return the `start` payload (None for anything else, binary frames
+    and text that is not a JSON object included)."""
     for _ in range(2):
-        message = json.loads(await websocket.receive_text())
+        received = await websocket.receive()
+        if received["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(received.get("code", 1000))
+        try:
+            message = json.loads(received.get("text") or "")
+        except ValueError:
+            return None
+        if not isinstance(message, dict):
+            return None
         if message.get("event") == "start":
             start = message.get("start")
             return (

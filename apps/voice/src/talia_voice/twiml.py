@@ -53,6 +53,13 @@ def dial(number: str, *, announcement: str | None, language: str | None) -> str:
     return str(response)
 
 
+def hang_up() -> str:
+    """End the call without a word (a webhook that must not connect anything)."""
+    response = VoiceResponse()
+    response.append(Hangup())
+    return str(response)
+
+
 def reject_busy() -> str:
     """A busy signal, when not even the profile's words can be read."""
     response = VoiceResponse()
