@@ -36,6 +36,7 @@ def _dev_defaults(ports: dict[str, int]) -> dict[str, str]:
     origins = ",".join(f"http://{host}:{ports['webchat']}" for host in ("localhost", "127.0.0.1"))
     return {
         "TALIA_LOG_FORMAT": "console",
+        "TALIA_API_DOCS": "true",
         "TALIA_WEBCHAT_ALLOWED_ORIGINS": origins,
         "TALIA_WEBCHAT_SESSION_SECRET": secrets.token_urlsafe(48),
         # No proxy locally: the voice app builds its stream URL from its own address, and a

@@ -291,3 +291,23 @@ def test_a_chunked_body_is_read_up_to_the_limit_only(client: httpx.Client) -> No
     assert small.json() == {"id": 1, "name": "a" * 976}
     assert large.status_code == 413
     assert large.json()["error"]["code"] == "payload_too_large"
+
+
+@pytest.mark.parametrize("api_docs", [False, True])
+def test_api_documents_are_served_only_when_enabled(database_url: str, api_docs: bool) -> None:
+    settings = ServiceSettings(
+        app=app_settings(api_docs=api_docs),
+        database=database_settings(database_url),
+        logging=logging_settings(),
+    )
+    app = create_service_app(channel="test", settings=settings, router=_router())
+    with serve_app(app) as running, httpx.Client(base_url=running.http_url) as http:
+        document = http.get("/api/test/openapi.json")
+        swagger = http.get("/api/test/docs")
+
+    if api_docs:
+        assert document.status_code == swagger.status_code == 200
+        assert "/api/test/greetings/{greeting_id}" in document.json()["paths"]
+    else:
+        assert document.status_code == swagger.status_code == 404
+        assert document.json()["error"]["code"] == "not_found"

@@ -15,6 +15,7 @@ from websockets.exceptions import WebSocketException
 
 from talia_core.assistants.profile import AssistantProfile
 from talia_core.assistants.realtime import build_phone_session
+from talia_core.openapi import EVERY_ENDPOINT, TWILIO_WEBHOOK, twilio_form
 from talia_core.security import SIGNATURE_HEADER, SignedTwilioForm
 from talia_voice.bridge import CallBridge, CallLimits
 from talia_voice.deps import State, VoiceState, get_state
@@ -24,7 +25,7 @@ from talia_voice.playback import Playback
 from talia_voice.transcript import Transcript
 from talia_voice.twiml import connect_stream, hang_up, reject_busy, say_and_hang_up
 
-router = APIRouter(prefix="/api/voice", tags=["voice"])
+router = APIRouter(prefix="/api/voice", tags=["voice"], responses=EVERY_ENDPOINT)
 log = structlog.stdlib.get_logger("talia.voice")
 
 STREAM_PATH = "/api/voice/stream"
@@ -51,7 +52,21 @@ def _closing_words(reason: str, profile: AssistantProfile) -> str | None:
     return None
 
 
-@router.post("/incoming")
+@router.post(
+    "/incoming",
+    response_class=Response,
+    responses=TWILIO_WEBHOOK,
+    openapi_extra=twilio_form(
+        {
+            "CallSid": "The call's id; its stream token is armed once.",
+            "From": "The caller's number.",
+            "To": "Our number.",
+            "CallStatus": "ringing, for a new call.",
+        },
+        required=["CallSid"],
+        twiml=True,
+    ),
+)
 async def incoming_call(form: SignedTwilioForm, state: State) -> Response:
     """Register the call and connect it to our Media Stream, or tell the caller why not."""
     call_sid = str(form.get("CallSid", ""))
@@ -93,7 +108,20 @@ async def incoming_call(form: SignedTwilioForm, state: State) -> Response:
     )
 
 
-@router.post("/status", status_code=204)
+@router.post(
+    "/status",
+    status_code=204,
+    response_class=Response,
+    responses=TWILIO_WEBHOOK,
+    openapi_extra=twilio_form(
+        {
+            "CallSid": "The call.",
+            "CallStatus": "completed, busy, no-answer, failed, canceled (recorded once).",
+            "CallDuration": "Seconds, for completed calls.",
+        },
+        required=["CallSid", "CallStatus"],
+    ),
+)
 async def call_status(form: SignedTwilioForm, state: State) -> Response:
     """Record the call's final status and duration on its `call_ended` event."""
     status = str(form.get("CallStatus") or "")

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from talia_core.ai.events import ReplyFinished, TextDelta
 from talia_core.errors import NotFound, PayloadTooLarge
+from talia_core.openapi import EVERY_ENDPOINT, errors
 from talia_webchat.deps import (
     AllowedOrigin,
     Session,
@@ -30,12 +31,12 @@ from talia_webchat.schemas import (
 )
 from talia_webchat.ws import router as socket_router
 
-router = APIRouter(prefix="/api/webchat", tags=["webchat"])
+router = APIRouter(prefix="/api/webchat", tags=["webchat"], responses=EVERY_ENDPOINT)
 # Per-IP limits apply to HTTP endpoints; the socket is limited per session inside.
 limited_by_ip = [Depends(limit_ip)]
 
 
-@router.post("/sessions", status_code=201, dependencies=limited_by_ip)
+@router.post("/sessions", status_code=201, dependencies=limited_by_ip, responses=errors(403, 429))
 async def create_session(_origin: AllowedOrigin, state: State) -> SessionCreated:
     """Start a visitor session: a new conversation and a token bound to it."""
     opened = await state.service.open_session()
@@ -51,6 +52,15 @@ async def create_session(_origin: AllowedOrigin, state: State) -> SessionCreated
     "/messages",
     response_model=None,
     dependencies=[*limited_by_ip, Depends(limit_session_messages)],
+    responses={
+        200: {
+            "model": ExchangeOut,
+            "description": "The stored message and the reply; with `Accept: text/event-stream`,"
+            " server-sent events `ack`, `delta` and `done` instead.",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **errors(401, 404, 422, 429),
+    },
 )
 async def post_message(
     body: MessageIn, request: Request, session: Session, state: State
@@ -84,7 +94,7 @@ async def post_message(
     return ExchangeOut(message=MessageOut.from_row(stored), reply=reply)
 
 
-@router.get("/messages", dependencies=limited_by_ip)
+@router.get("/messages", dependencies=limited_by_ip, responses=errors(401, 404, 422, 429))
 async def list_messages(
     session: Session, state: State, after: int | None = Query(default=None, ge=0)
 ) -> HistoryOut:

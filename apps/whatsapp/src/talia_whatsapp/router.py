@@ -5,13 +5,14 @@ from __future__ import annotations
 import structlog
 from fastapi import APIRouter, Request, Response
 
+from talia_core.openapi import EVERY_ENDPOINT, TWILIO_WEBHOOK, twilio_form
 from talia_core.repositories.errors import RecordNotFound
 from talia_core.security import SignedTwilioForm
 from talia_whatsapp.deps import State, get_state
-from talia_whatsapp.schemas import DELIVERY_STATUSES, parse_inbound, parse_status
+from talia_whatsapp.schemas import DELIVERY_STATUSES, MAX_MEDIA, parse_inbound, parse_status
 from talia_whatsapp.sender import OUTSIDE_SESSION_WINDOW
 
-router = APIRouter(prefix="/api/whatsapp", tags=["whatsapp"])
+router = APIRouter(prefix="/api/whatsapp", tags=["whatsapp"], responses=EVERY_ENDPOINT)
 log = structlog.stdlib.get_logger("talia.whatsapp")
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
@@ -21,7 +22,28 @@ def _keyword(text: str) -> str:
     return " ".join(text.lower().split()).strip(" .!¡")
 
 
-@router.post("/webhook", response_class=Response)
+@router.post(
+    "/webhook",
+    response_class=Response,
+    responses=TWILIO_WEBHOOK,
+    openapi_extra=twilio_form(
+        {
+            "MessageSid": "The message's id; stored once however often it arrives.",
+            "From": "The customer, e.g. whatsapp:+34600111222.",
+            "To": "Our WhatsApp sender.",
+            "Body": "The text (may be empty with media).",
+            "NumMedia": f"How many MediaUrlN/MediaContentTypeN pairs follow (0 to {MAX_MEDIA}).",
+            "ProfileName": "The customer's WhatsApp profile name.",
+            "ButtonPayload": "A quick-reply button's payload.",
+            "ButtonText": "A quick-reply button's text.",
+            "Latitude": "A shared location.",
+            "Longitude": "A shared location.",
+            "OriginalRepliedMessageSid": "The message this one replies to.",
+        },
+        required=["MessageSid", "From"],
+        twiml=True,
+    ),
+)
 async def inbound_message(form: SignedTwilioForm, request: Request) -> Response:
     """Store the message and queue its reply in one transaction; acknowledge at once."""
     # Read here rather than as a second dependency: on this hot path FastAPI's solving of
@@ -49,7 +71,20 @@ async def inbound_message(form: SignedTwilioForm, request: Request) -> Response:
     return Response(EMPTY_TWIML, media_type="text/xml")
 
 
-@router.post("/status", status_code=204, response_class=Response)
+@router.post(
+    "/status",
+    status_code=204,
+    response_class=Response,
+    responses=TWILIO_WEBHOOK,
+    openapi_extra=twilio_form(
+        {
+            "MessageSid": "The message we sent.",
+            "MessageStatus": "queued, sent, delivered, read, failed, undelivered...",
+            "ErrorCode": "Twilio's error code, for failed and undelivered.",
+        },
+        required=["MessageSid", "MessageStatus"],
+    ),
+)
 async def delivery_status(form: SignedTwilioForm, state: State) -> Response:
     """Move the sent message's status forward; older statuses arriving late change nothing."""
     status = parse_status(form)

@@ -57,12 +57,13 @@ def create_service_app(
             log.info("app_stopped", channel=channel)
 
     prefix = router.prefix
+    docs = settings.app.api_docs
     app = FastAPI(
         title=f"TalIA {channel}",
         lifespan=lifespan,
-        docs_url=f"{prefix}/docs",
+        docs_url=f"{prefix}/docs" if docs else None,
         redoc_url=None,
-        openapi_url=f"{prefix}/openapi.json",
+        openapi_url=f"{prefix}/openapi.json" if docs else None,
     )
     install_exception_handlers(app)
     # Inside CORS, so a browser can read the 413; inside the request context, so it is logged.

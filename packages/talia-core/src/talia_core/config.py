@@ -55,6 +55,8 @@ class AppSettings(BaseSettings):
     # Addresses or networks of the reverse proxies whose X-Forwarded-For/-Proto are believed.
     # The client is the address the nearest trusted proxy appended, never one a client chose.
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    # Serve the OpenAPI documents and Swagger UI under each app's prefix (on in `talia dev`).
+    api_docs: bool = False
 
     @field_validator("public_base_url")
     @classmethod
