@@ -3,6 +3,7 @@
 import json
 import logging
 
+import psycopg
 import pytest
 import structlog
 
@@ -85,3 +86,38 @@ def test_stdlib_records_are_masked_too(capsys: pytest.CaptureFixture[str]) -> No
 )
 def test_free_text_masking(raw: str, masked: str) -> None:
     assert mask_text(raw) == masked
+
+
+def _store_a_message_the_schema_refuses(database_url: str, customer_phone: str, text: str) -> None:
+    """Fails with a NotNullViolation whose DETAIL quotes the whole row, text and all."""
+    only_in_a_locals_dump = "LOCAL" + "-VALUE-SHOWN"
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "insert into public.mensajes (conversacion_id, canal, direccion, rol, contenido)"
+            " values (gen_random_uuid(), 'whatsapp', null, 'user', %s)",
+            (f"{text} ({customer_phone}) {only_in_a_locals_dump[:0]}",),
+        )
+
+
+@pytest.mark.parametrize("log_format", ["console", "json"])
+def test_a_crash_with_customer_data_logs_none_of_it_and_no_local_variables(
+    capsys: pytest.CaptureFixture[str], database_url: str, log_format: str
+) -> None:
+    structlog.reset_defaults()
+    configure_logging(logging_settings(format=log_format))
+    customer_phone = "+34 600 111 222"
+    message_text = "hola, soy Ana Pérez, escribidme a ana@example.com"
+    capsys.readouterr()
+
+    try:
+        _store_a_message_the_schema_refuses(database_url, customer_phone, message_text)
+    except psycopg.Error as exc:
+        structlog.stdlib.get_logger("talia.test").error("request_crashed", exc_info=exc)
+    output = capsys.readouterr().out
+
+    assert "NotNullViolation" in output  # the traceback is there, its data is not
+    assert "Failing row contains" not in output
+    for secret in ("600 111 222", "600111222", "Ana Pérez", "ana@example.com"):
+        assert secret not in output
+    assert "LOCAL-VALUE-SHOWN" not in output  # no local variables
+    assert len(output) < 8_000

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import logging.config
 import sys
-from typing import Any
+import traceback
+from typing import Any, TextIO
 
 import structlog
-from structlog.typing import Processor
+from structlog.typing import ExcInfo, Processor
 
 from talia_core.config import LoggingSettings
 from talia_core.masking import mask_event, mask_text
@@ -24,6 +25,12 @@ def _mask_exception(
     if isinstance(exception, str):
         event_dict["exception"] = mask_text(exception)
     return event_dict
+
+
+def _masked_plain_traceback(sio: TextIO, exc_info: ExcInfo) -> None:
+    """The console's traceback: plain (structlog's default, rich, shows every frame's local
+    variables, customers' data among them) and masked like every other field."""
+    sio.write("\n" + mask_text("".join(traceback.format_exception(*exc_info))))
 
 
 class StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]  # stdlib generic at runtime only
@@ -62,7 +69,9 @@ def configure_logging(settings: LoggingSettings) -> None:
         shared.append(structlog.processors.format_exc_info)
         shared.append(_mask_exception)
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=sys.stdout.isatty(), exception_formatter=_masked_plain_traceback
+        )
 
     structlog.configure(
         # A call below the level returns before any processor runs (masking is not free).

@@ -34,6 +34,9 @@ _OPENAI_KEY = re.compile(r"\bsk-[A-Za-z0-9_-]{8,}")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@/\s]+@")
 _HEX_TOKEN = re.compile(r"(?<![A-Za-z0-9])[0-9a-f]{32,}(?![A-Za-z0-9])")
+# A database error's DETAIL quotes the values it refused: a key, or for some errors the whole
+# row, message text included. It is dropped, in any message that carries one.
+_DATABASE_DETAIL = re.compile(r"(DETAIL:)[^\n]*")
 # A phone number: optional +, then at least 8 digits possibly split by spaces, dots or dashes.
 _PHONE = re.compile(r"(?<![\w])\+?\d(?:[ .()-]?\d){7,14}(?![\w])")
 
@@ -46,7 +49,9 @@ _KEEP = re.compile(
 
 
 def mask_text(value: str) -> str:
-    """Hide emails, phone numbers, bearer tokens and keys inside free text."""
+    """Hide emails, phone numbers, bearer tokens, keys and database details in free text."""
+    if "DETAIL:" in value:  # before ids are set aside: a detail's row holds some
+        value = _DATABASE_DETAIL.sub(r"\1 ***", value)
     kept = list(_KEEP.finditer(value)) if "-" in value else []
     if not kept:
         return _mask_free_text(value)
