@@ -34,6 +34,7 @@ class Chat:
     http: httpx.Client
     fake: FakeOpenAI
     database_url: str
+    _token: str | None = None
 
     def start_session(self) -> dict[str, Any]:
         response = self.http.post("/api/webchat/sessions", headers={"Origin": ORIGIN})
@@ -47,6 +48,17 @@ class Chat:
             json={"client_message_id": client_message_id, "text": text},
             headers={"Authorization": f"Bearer {token}", **headers},
         )
+
+    def session_token(self) -> str:
+        """One session's token, opened on first use and kept for the test."""
+        if self._token is None:
+            self._token = str(self.start_session()["session_token"])
+        return self._token
+
+    def rows(self, query: str, *params: object) -> list[Any]:
+        """Rows of a query on the test database."""
+        with psycopg.connect(self.database_url) as conn:
+            return conn.execute(query, params).fetchall()
 
     def count(self, table: str) -> int:
         with psycopg.connect(self.database_url) as conn:

@@ -15,6 +15,7 @@ from websockets.exceptions import WebSocketException
 
 from talia_core.assistants.profile import AssistantProfile
 from talia_core.assistants.realtime import build_phone_session
+from talia_core.forms import form_count, form_identifier
 from talia_core.openapi import EVERY_ENDPOINT, TWILIO_WEBHOOK, twilio_form
 from talia_core.security import SIGNATURE_HEADER, SignedTwilioForm
 from talia_voice.bridge import CallBridge, CallLimits
@@ -25,6 +26,8 @@ from talia_voice.playback import Playback
 from talia_voice.transcript import Transcript
 from talia_voice.twiml import connect_stream, hang_up, reject_busy, say_and_hang_up
 
+# Twilio ends any call within 24 hours (its longest time limit): a longer duration is not real.
+MAX_CALL_SECONDS = 24 * 3600
 router = APIRouter(prefix="/api/voice", tags=["voice"], responses=EVERY_ENDPOINT)
 log = structlog.stdlib.get_logger("talia.voice")
 
@@ -69,7 +72,8 @@ def _closing_words(reason: str, profile: AssistantProfile) -> str | None:
 )
 async def incoming_call(form: SignedTwilioForm, state: State) -> Response:
     """Register the call and connect it to our Media Stream, or tell the caller why not."""
-    call_sid = str(form.get("CallSid", ""))
+    call_sid = form_identifier(form, "CallSid", required=True)
+    caller = form_identifier(form, "From")
     settings = state.settings
     try:
         profile = (await state.registry.get(settings.app.assistant)).for_channel("voice")
@@ -82,7 +86,7 @@ async def incoming_call(form: SignedTwilioForm, state: State) -> Response:
     try:
         call = await state.calls.register(
             call_sid=call_sid,
-            caller=str(form.get("From", "")),
+            caller=caller,
             assistant=profile.key,
             token_ttl_seconds=settings.calls.stream_token_ttl_seconds,
         )
@@ -124,14 +128,14 @@ async def incoming_call(form: SignedTwilioForm, state: State) -> Response:
 )
 async def call_status(form: SignedTwilioForm, state: State) -> Response:
     """Record the call's final status and duration on its `call_ended` event."""
-    status = str(form.get("CallStatus") or "")
+    call_sid = form_identifier(form, "CallSid", required=True)
+    status = form_identifier(form, "CallStatus")
     if status in FINAL_CALL_STATUSES:
-        duration = str(form.get("CallDuration") or "0")
         await state.calls.end(
-            call_sid=str(form.get("CallSid", "")),
+            call_sid=call_sid,
             details={
                 "status": status,
-                "duration_seconds": int(duration) if duration.isdigit() else 0,
+                "duration_seconds": form_count(form, "CallDuration", most=MAX_CALL_SECONDS),
             },
         )
     return Response(status_code=204)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from talia_core.repositories.mensajes import Mensaje
+from talia_core.text import clean_text
 
 
 class SessionCreated(BaseModel):
@@ -25,6 +26,15 @@ class MessageIn(BaseModel):
 
     client_message_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")
     text: str = Field(min_length=1)
+
+    @field_validator("text")
+    @classmethod
+    def _stored_text(cls, value: str) -> str:
+        """Free text keeps all but NUL bytes (talia_core.text); nothing left is no message."""
+        text = clean_text(value)
+        if not text:
+            raise ValueError("the text is empty once NUL bytes are dropped")
+        return text
 
 
 class MessageOut(BaseModel):

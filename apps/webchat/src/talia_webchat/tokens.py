@@ -56,6 +56,8 @@ class SessionTokens:
 
     def verify(self, token: str, *, now: float | None = None) -> SessionClaims:
         """The claims of a genuine, unexpired token; `Unauthorized` otherwise."""
+        if not token.isascii():  # hmac.compare_digest cannot even compare it
+            raise Unauthorized("The session token is not valid.")
         version, _, rest = token.partition(".")
         body, _, signature = rest.partition(".")
         if version != _VERSION or not body or not hmac.compare_digest(signature, self._sign(body)):

@@ -1,4 +1,8 @@
-"""The forms Twilio posts for WhatsApp, parsed into typed values at the edge."""
+"""The forms Twilio posts for WhatsApp, parsed into typed values at the edge.
+
+Identifiers (SIDs, addresses, codes) are taken whole or refused; free text drops NUL bytes
+(`talia_core.text`). A body over the message column's limit is refused with a 413.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from talia_core.errors import BadRequest
+from talia_core.errors import PayloadTooLarge
+from talia_core.forms import InvalidForm, form_count, form_identifier, form_text
+from talia_core.text import MAX_MESSAGE_CHARS, MAX_NAME_CHARS
 
 # Twilio allows up to 10 media per message.
 MAX_MEDIA = 10
+MAX_ERROR_CODE_CHARS = 20  # mensajes.error_codigo
 DELIVERY_STATUSES = frozenset(
     {"queued", "sending", "sent", "failed", "undelivered", "delivered", "read"}
 )
 
 MessageKind = Literal["text", "audio", "image", "media", "location"]
-
-
-class InvalidForm(BadRequest):
-    code = "invalid_form"
-    message = "The form is not a valid Twilio WhatsApp webhook."
 
 
 @dataclass(frozen=True)
@@ -82,31 +84,23 @@ class DeliveryStatus:
     error_code: str | None
 
 
-def _field(form: Mapping[str, Any], name: str, *, required: bool = False) -> str:
-    value = form.get(name)
-    text = value.strip() if isinstance(value, str) else ""
-    if required and not text:
-        raise InvalidForm(f"{name} is required")
-    return text
-
-
 def _optional(form: Mapping[str, Any], name: str) -> str | None:
-    return _field(form, name) or None
+    return form_text(form, name) or None
 
 
 def parse_inbound(form: Mapping[str, Any]) -> InboundMessage:
     """Validate and type an inbound message form; `InvalidForm` (400) names what is wrong."""
-    message_sid = _field(form, "MessageSid", required=True)
-    sender = _field(form, "From", required=True)
-    count = _field(form, "NumMedia") or "0"
-    if not count.isdigit() or int(count) > MAX_MEDIA:
-        raise InvalidForm(f"NumMedia must be a whole number from 0 to {MAX_MEDIA}")
+    message_sid = form_identifier(form, "MessageSid", required=True)
+    sender = form_identifier(form, "From", required=True)
+    body = form_text(form, "Body")
+    if len(body) > MAX_MESSAGE_CHARS:
+        raise PayloadTooLarge(f"Body is over {MAX_MESSAGE_CHARS} characters.")
     media = []
-    for index in range(int(count)):
-        url = _field(form, f"MediaUrl{index}", required=True)
+    for index in range(form_count(form, "NumMedia", most=MAX_MEDIA)):
+        url = form_identifier(form, f"MediaUrl{index}", required=True)
         if not url.startswith(("https://", "http://")):
             raise InvalidForm(f"MediaUrl{index} must be an http(s) URL")
-        content_type = _field(form, f"MediaContentType{index}") or "application/octet-stream"
+        content_type = form_text(form, f"MediaContentType{index}") or "application/octet-stream"
         media.append(Media(url, content_type))
     metadata: dict[str, Any] = {}
     if _optional(form, "ButtonPayload") or _optional(form, "ButtonText"):
@@ -116,29 +110,33 @@ def parse_inbound(form: Mapping[str, Any]) -> InboundMessage:
         }
     if _optional(form, "Latitude") and _optional(form, "Longitude"):
         metadata["location"] = {
-            "latitude": _field(form, "Latitude"),
-            "longitude": _field(form, "Longitude"),
+            "latitude": form_text(form, "Latitude"),
+            "longitude": form_text(form, "Longitude"),
             "address": _optional(form, "Address"),
             "label": _optional(form, "Label"),
         }
-    if _optional(form, "OriginalRepliedMessageSid"):
-        metadata["replied_to"] = _field(form, "OriginalRepliedMessageSid")
+    if replied_to := form_identifier(form, "OriginalRepliedMessageSid"):
+        metadata["replied_to"] = replied_to
     return InboundMessage(
         message_sid=message_sid,
         sender=sender,
-        to=_field(form, "To"),
-        body=str(form.get("Body") or "").strip(),
+        to=form_identifier(form, "To"),
+        body=body,
         media=tuple(media),
-        profile_name=_optional(form, "ProfileName"),
+        # A name is not worth refusing a message over: cut to its column.
+        profile_name=form_text(form, "ProfileName")[:MAX_NAME_CHARS] or None,
         metadata=metadata,
     )
 
 
 def parse_status(form: Mapping[str, Any]) -> DeliveryStatus:
     """Validate a delivery status callback form."""
-    status = _field(form, "MessageStatus", required=True).lower()
+    status = form_identifier(form, "MessageStatus", required=True).lower()
+    error_code = form_identifier(form, "ErrorCode")
+    if len(error_code) > MAX_ERROR_CODE_CHARS:
+        raise InvalidForm("ErrorCode is not a Twilio error code")
     return DeliveryStatus(
-        message_sid=_field(form, "MessageSid", required=True),
+        message_sid=form_identifier(form, "MessageSid", required=True),
         status=status,
-        error_code=_optional(form, "ErrorCode"),
+        error_code=error_code or None,
     )

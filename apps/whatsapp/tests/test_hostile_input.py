@@ -1,0 +1,92 @@
+"""Hostile signed forms: whatever Twilio's signature covers, the webhooks never answer 5xx
+and never store half a message."""
+
+from typing import Any
+
+import hypothesis.strategies as st
+from hypothesis import HealthCheck, given, settings
+
+from .whatsapp_kit import STATUS, WEBHOOK, WhatsApp, message_form
+
+# Text as a form can carry it: any code point but lone surrogates, NUL bytes included.
+any_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
+awkward = st.sampled_from(
+    ["", "\x00", "a\x00b", "1e400", "-1", "NaN", "9" * 5000, "é" * 300, "x" * 17_000, " "]
+)
+value = st.one_of(any_text, awkward)
+
+inbound_forms = st.fixed_dictionaries(
+    {"MessageSid": value, "From": value},
+    optional={
+        "Body": value,
+        "To": value,
+        "NumMedia": value,
+        "MediaUrl0": value,
+        "MediaContentType0": value,
+        "ProfileName": value,
+        "ButtonText": value,
+        "ButtonPayload": value,
+        "Latitude": value,
+        "Longitude": value,
+        "Label": value,
+        "OriginalRepliedMessageSid": value,
+    },
+)
+status_forms = st.fixed_dictionaries(
+    {"MessageSid": value, "MessageStatus": value}, optional={"ErrorCode": value}
+)
+
+hostile = settings(
+    max_examples=60,
+    deadline=None,
+    # One running app serves every example; each example's rows are its own.
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def _stored(whatsapp: WhatsApp, sid: str) -> list[tuple[Any, ...]]:
+    if "\x00" in sid:
+        return []  # no text column can hold it, so nothing can be stored under it
+    return whatsapp.rows(
+        "select contenido, tipo from public.mensajes where proveedor_id = %s", sid.strip()
+    )
+
+
+@hostile
+@given(form=inbound_forms)
+def test_any_signed_inbound_form_is_stored_whole_or_refused_with_a_4xx(
+    whatsapp: WhatsApp, form: dict[str, str]
+) -> None:
+    before = _stored(whatsapp, form["MessageSid"])  # examples share the database
+
+    response = whatsapp.post(WEBHOOK, form)
+
+    assert response.status_code < 500, response.text
+    after = _stored(whatsapp, form["MessageSid"])
+    if response.status_code == 200:
+        assert len(after) == 1  # stored once, however often it arrives
+        assert "\x00" not in (after[0][0] or "")
+    else:
+        assert set(response.json()["error"]) == {"code", "message"}
+        assert after == before
+
+
+@hostile
+@given(form=status_forms)
+def test_any_signed_status_callback_is_answered_without_a_5xx(
+    whatsapp: WhatsApp, form: dict[str, str]
+) -> None:
+    response = whatsapp.post(STATUS, form)
+
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        assert set(response.json()["error"]) == {"code", "message"}
+
+
+def test_a_nul_byte_in_the_text_is_dropped_and_the_rest_stored(whatsapp: WhatsApp) -> None:
+    form = message_form("ho\x00la")
+
+    response = whatsapp.post(WEBHOOK, form)
+
+    assert response.status_code == 200
+    assert _stored(whatsapp, form["MessageSid"]) == [("hola", "text")]
