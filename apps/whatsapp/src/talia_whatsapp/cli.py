@@ -9,12 +9,14 @@ import sys
 from pathlib import Path
 
 import structlog
+from prometheus_client import CollectorRegistry
 
 from talia_core.config import settings_or_exit
 from talia_core.db import create_pool
 from talia_core.logging import configure_logging
 from talia_core.simulation import SimulationError
 from talia_whatsapp.config import Settings
+from talia_whatsapp.metrics import ReplyMetrics
 from talia_whatsapp.runtime import open_replies
 from talia_whatsapp.simulate import load_simulation, simulate
 
@@ -25,7 +27,9 @@ async def _work(settings: Settings) -> None:
     pool = create_pool(settings.database, name="talia-whatsapp-worker")
     await pool.open(wait=False)
     try:
-        async with open_replies(settings, pool) as replies:
+        # Not served: the standalone worker has no /metrics (the web app's scrape reads the queue).
+        metrics = ReplyMetrics(CollectorRegistry())
+        async with open_replies(settings, pool, metrics) as replies:
             worker = asyncio.create_task(replies.worker.run())
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):

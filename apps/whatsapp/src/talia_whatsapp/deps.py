@@ -12,6 +12,7 @@ from talia_core.repositories.contactos import ContactosRepository
 from talia_core.repositories.eventos import EventosRepository
 from talia_core.repositories.mensajes import MensajesRepository
 from talia_whatsapp.config import Settings
+from talia_whatsapp.metrics import ReplyMetrics
 from talia_whatsapp.store import WhatsAppStore
 
 
@@ -24,6 +25,7 @@ class WhatsAppState:
     contactos: ContactosRepository
     mensajes: MensajesRepository
     eventos: EventosRepository
+    metrics: ReplyMetrics
 
 
 async def get_state(connection: HTTPConnection) -> WhatsAppState:

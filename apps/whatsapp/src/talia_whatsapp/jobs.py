@@ -24,6 +24,7 @@ from procrastinate import JobContext, PsycopgConnector, RetryStrategy
 
 from talia_core.db import RECONNECT_SECONDS, is_unreachable
 from talia_whatsapp.config import Settings
+from talia_whatsapp.metrics import ReplyMetrics
 from talia_whatsapp.store import REPLY_QUEUE, REPLY_TASK
 
 log = structlog.stdlib.get_logger("talia.whatsapp.jobs")
@@ -50,7 +51,7 @@ def _lost_the_database(exc: BaseException) -> bool:
     return False
 
 
-def create_job_app(settings: Settings, answer: Answer) -> procrastinate.App:
+def create_job_app(settings: Settings, answer: Answer, metrics: ReplyMetrics) -> procrastinate.App:
     """A procrastinate app whose reply task calls `answer(conversation id, last_attempt=...)`."""
     connector = PsycopgConnector(
         conninfo=settings.database.database_url.get_secret_value(),
@@ -73,7 +74,13 @@ def create_job_app(settings: Settings, answer: Answer) -> procrastinate.App:
     )
     async def reply(context: JobContext, conversacion_id: str) -> None:
         # Procrastinate counts earlier attempts; past `max_attempts` it retries no more.
-        await answer(UUID(conversacion_id), last_attempt=context.job.attempts >= max_attempts)
+        last_attempt = context.job.attempts >= max_attempts
+        try:
+            await answer(UUID(conversacion_id), last_attempt=last_attempt)
+        except Exception:
+            metrics.finished.labels("failed" if last_attempt else "retried").inc()
+            raise
+        metrics.finished.labels("succeeded").inc()
 
     return app
 

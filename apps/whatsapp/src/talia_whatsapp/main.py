@@ -17,6 +17,7 @@ from talia_core.security import TwilioSignatureVerifier
 from talia_core.state import CoreState
 from talia_whatsapp.config import Settings
 from talia_whatsapp.deps import WhatsAppState
+from talia_whatsapp.metrics import ReplyMetrics
 from talia_whatsapp.router import router
 from talia_whatsapp.runtime import open_replies
 from talia_whatsapp.store import WhatsAppStore
@@ -48,19 +49,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             auth_token=settings.twilio.auth_token, public_base_url=settings.app.public_origin or ""
         )
         store = WhatsAppStore(core.pool)
+        metrics = ReplyMetrics(core.metrics.registry)
         app.state.whatsapp = WhatsAppState(
             settings=settings,
             store=store,
             contactos=ContactosRepository(core.pool),
             mensajes=MensajesRepository(core.pool),
             eventos=EventosRepository(core.pool),
+            metrics=metrics,
         )
-        async with open_replies(settings, core.pool) as replies:
+        async with open_replies(settings, core.pool, metrics) as replies:
             worker = None
             if settings.whatsapp.run_worker:
                 worker = asyncio.create_task(replies.worker.run(), name="reply-worker")
                 worker.add_done_callback(_stop_if_died)
                 core.readiness_checks["reply worker"] = lambda: replies.worker.working
+
+            async def refresh_metrics() -> None:
+                if worker is not None:
+                    metrics.worker_working.set(1 if replies.worker.working else 0)
+                metrics.queue(await store.queue_state())
+
+            core.metrics_refreshers.append(refresh_metrics)
             try:
                 yield
             finally:

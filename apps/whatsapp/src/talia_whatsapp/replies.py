@@ -31,6 +31,7 @@ from talia_core.repositories.conversaciones import Conversacion, ConversacionesR
 from talia_core.repositories.eventos import EventosRepository
 from talia_core.repositories.mensajes import Mensaje, MensajesRepository
 from talia_whatsapp.media import MediaFetcher, MediaUnavailable
+from talia_whatsapp.metrics import ReplyMetrics
 from talia_whatsapp.sender import InDoubt, NotSent, Sent, WhatsAppSender
 from talia_whatsapp.splitting import split_reply
 from talia_whatsapp.store import WhatsAppStore
@@ -69,6 +70,7 @@ class ReplyService:
         mensajes: MensajesRepository,
         eventos: EventosRepository,
         debounce: timedelta,
+        metrics: ReplyMetrics,
     ) -> None:
         self._store = store
         self._engine = engine
@@ -81,6 +83,7 @@ class ReplyService:
         self._mensajes = mensajes
         self._eventos = eventos
         self._debounce = debounce
+        self._metrics = metrics
 
     async def answer(self, conversacion_id: UUID, *, last_attempt: bool) -> None:
         """Reply to the unanswered messages (if the assistant still may), then send.
@@ -218,6 +221,7 @@ class ReplyService:
                 estado="sending",
                 mensaje_id=message.mensaje_id,
             )
+            self._metrics.delivery("accepted")
 
     async def _deliver(self, message: Mensaje, contact: Contacto) -> Sent | NotSent:
         """Hand one part to Twilio once, settling an earlier try first.
@@ -255,6 +259,7 @@ class ReplyService:
     ) -> None:
         """Record the failure on this part and the ones after it (they would fail alike)."""
         for message in messages:
+            self._metrics.delivery("failed", failure.code)
             await self._mensajes.update_delivery(
                 canal="whatsapp",
                 proveedor_id=None,

@@ -100,6 +100,8 @@ async def delivery_status(form: SignedTwilioForm, state: State) -> Response:
     except RecordNotFound:
         log.info("status_for_unknown_message", status=status.status)
         return Response(status_code=204)
+    if updated.cambiado:
+        state.metrics.delivery(status.status, status.error_code)
     if updated.cambiado and status.status in {"failed", "undelivered"}:
         message = await state.mensajes.get(updated.mensaje_id)
         await state.eventos.record(

@@ -21,6 +21,7 @@ from talia_core.repositories.mensajes import MensajesRepository
 from talia_whatsapp.config import Settings
 from talia_whatsapp.jobs import ReplyWorker, create_job_app
 from talia_whatsapp.media import MediaFetcher
+from talia_whatsapp.metrics import ReplyMetrics
 from talia_whatsapp.replies import ReplyService
 from talia_whatsapp.sender import WhatsAppSender
 from talia_whatsapp.store import WhatsAppStore
@@ -36,7 +37,9 @@ class Replies:
 
 
 @asynccontextmanager
-async def open_replies(settings: Settings, pool: AsyncConnectionPool) -> AsyncIterator[Replies]:
+async def open_replies(
+    settings: Settings, pool: AsyncConnectionPool, metrics: ReplyMetrics
+) -> AsyncIterator[Replies]:
     """Open the model and Twilio clients and the job app on `pool`'s database; close after."""
     openai_client = create_openai_client(settings.openai)
     twilio = create_twilio_client(settings.twilio)
@@ -65,8 +68,9 @@ async def open_replies(settings: Settings, pool: AsyncConnectionPool) -> AsyncIt
         mensajes=MensajesRepository(pool),
         eventos=EventosRepository(pool),
         debounce=timedelta(milliseconds=settings.whatsapp.debounce_ms),
+        metrics=metrics,
     )
-    jobs = create_job_app(settings, service.answer)
+    jobs = create_job_app(settings, service.answer, metrics)
     try:
         async with jobs.open_async():
             yield Replies(service, jobs, ReplyWorker(jobs, settings))

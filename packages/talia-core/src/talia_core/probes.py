@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import structlog
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -10,6 +13,10 @@ from talia_core.deps import Core
 from talia_core.errors import DatabaseUnavailable, ServiceUnavailable, ShuttingDown
 
 router = APIRouter(tags=["probes"])
+log = structlog.stdlib.get_logger("talia.probes")
+
+# A scrape waits this long for a figure read from the database, at most.
+METRICS_REFRESH_SECONDS = 1.0
 
 
 @router.get("/health")
@@ -42,5 +49,11 @@ async def ready(core: Core) -> dict[str, str]:
 
 @router.get("/metrics", response_class=Response)
 async def metrics(core: Core) -> Response:
-    """Prometheus text format."""
+    """Prometheus text format; figures read from the database are refreshed first."""
+    for refresh in core.metrics_refreshers:
+        try:
+            async with asyncio.timeout(METRICS_REFRESH_SECONDS):
+                await refresh()
+        except Exception as exc:  # a scrape still answers, with the last figures
+            log.warning("metrics_refresh_failed", error=type(exc).__name__)
     return Response(core.metrics.render(), media_type=CONTENT_TYPE_LATEST)

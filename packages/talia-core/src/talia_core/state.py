@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from psycopg_pool import AsyncConnectionPool
@@ -24,3 +24,5 @@ class CoreState:
     # Parts the app cannot work without, beside the database: /ready answers 503 naming
     # each one whose check returns False (e.g. a reply worker waiting for the database).
     readiness_checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
+    # Run before each /metrics scrape, to read what lives in the database (a queue's depth).
+    metrics_refreshers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
