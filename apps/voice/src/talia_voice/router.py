@@ -16,7 +16,7 @@ from websockets.exceptions import WebSocketException
 from talia_core.assistants.profile import AssistantProfile
 from talia_core.assistants.realtime import build_phone_session
 from talia_core.forms import form_count, form_identifier
-from talia_core.openapi import EVERY_ENDPOINT, TWILIO_WEBHOOK, twilio_form
+from talia_core.openapi import EVERY_ENDPOINT, twilio_webhook
 from talia_core.security import SIGNATURE_HEADER, SignedTwilioForm
 from talia_voice.bridge import CallBridge, CallLimits
 from talia_voice.deps import State, VoiceState, get_state
@@ -55,20 +55,17 @@ def _closing_words(reason: str, profile: AssistantProfile) -> str | None:
     return None
 
 
-@router.post(
+@twilio_webhook(
+    router,
     "/incoming",
-    response_class=Response,
-    responses=TWILIO_WEBHOOK,
-    openapi_extra=twilio_form(
-        {
-            "CallSid": "The call's id; its stream token is armed once.",
-            "From": "The caller's number.",
-            "To": "Our number.",
-            "CallStatus": "ringing, for a new call.",
-        },
-        required=["CallSid"],
-        twiml=True,
-    ),
+    fields={
+        "CallSid": "The call's id; its stream token is armed once.",
+        "From": "The caller's number.",
+        "To": "Our number.",
+        "CallStatus": "ringing, for a new call.",
+    },
+    required=["CallSid"],
+    twiml=True,
 )
 async def incoming_call(form: SignedTwilioForm, state: State) -> Response:
     """Register the call and connect it to our Media Stream, or tell the caller why not."""
@@ -112,19 +109,16 @@ async def incoming_call(form: SignedTwilioForm, state: State) -> Response:
     )
 
 
-@router.post(
+@twilio_webhook(
+    router,
     "/status",
     status_code=204,
-    response_class=Response,
-    responses=TWILIO_WEBHOOK,
-    openapi_extra=twilio_form(
-        {
-            "CallSid": "The call.",
-            "CallStatus": "completed, busy, no-answer, failed, canceled (recorded once).",
-            "CallDuration": "Seconds, for completed calls.",
-        },
-        required=["CallSid", "CallStatus"],
-    ),
+    fields={
+        "CallSid": "The call.",
+        "CallStatus": "completed, busy, no-answer, failed, canceled (recorded once).",
+        "CallDuration": "Seconds, for completed calls.",
+    },
+    required=["CallSid", "CallStatus"],
 )
 async def call_status(form: SignedTwilioForm, state: State) -> Response:
     """Record the call's final status and duration on its `call_ended` event."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import structlog
 from fastapi import APIRouter, Request, Response
 
-from talia_core.openapi import EVERY_ENDPOINT, TWILIO_WEBHOOK, twilio_form
+from talia_core.openapi import EVERY_ENDPOINT, twilio_webhook
 from talia_core.repositories.errors import RecordNotFound
 from talia_core.security import SignedTwilioForm
 from talia_whatsapp.deps import State, get_state
@@ -22,27 +22,24 @@ def _keyword(text: str) -> str:
     return " ".join(text.lower().split()).strip(" .!¡")
 
 
-@router.post(
+@twilio_webhook(
+    router,
     "/webhook",
-    response_class=Response,
-    responses=TWILIO_WEBHOOK,
-    openapi_extra=twilio_form(
-        {
-            "MessageSid": "The message's id; stored once however often it arrives.",
-            "From": "The customer, e.g. whatsapp:+34600111222.",
-            "To": "Our WhatsApp sender.",
-            "Body": "The text (may be empty with media).",
-            "NumMedia": f"How many MediaUrlN/MediaContentTypeN pairs follow (0 to {MAX_MEDIA}).",
-            "ProfileName": "The customer's WhatsApp profile name.",
-            "ButtonPayload": "A quick-reply button's payload.",
-            "ButtonText": "A quick-reply button's text.",
-            "Latitude": "A shared location.",
-            "Longitude": "A shared location.",
-            "OriginalRepliedMessageSid": "The message this one replies to.",
-        },
-        required=["MessageSid", "From"],
-        twiml=True,
-    ),
+    fields={
+        "MessageSid": "The message's id; stored once however often it arrives.",
+        "From": "The customer, e.g. whatsapp:+34600111222.",
+        "To": "Our WhatsApp sender.",
+        "Body": "The text (may be empty with media).",
+        "NumMedia": f"How many MediaUrlN/MediaContentTypeN pairs follow (0 to {MAX_MEDIA}).",
+        "ProfileName": "The customer's WhatsApp profile name.",
+        "ButtonPayload": "A quick-reply button's payload.",
+        "ButtonText": "A quick-reply button's text.",
+        "Latitude": "A shared location.",
+        "Longitude": "A shared location.",
+        "OriginalRepliedMessageSid": "The message this one replies to.",
+    },
+    required=["MessageSid", "From"],
+    twiml=True,
 )
 async def inbound_message(form: SignedTwilioForm, request: Request) -> Response:
     """Store the message and queue its reply in one transaction; acknowledge at once."""
@@ -71,19 +68,16 @@ async def inbound_message(form: SignedTwilioForm, request: Request) -> Response:
     return Response(EMPTY_TWIML, media_type="text/xml")
 
 
-@router.post(
+@twilio_webhook(
+    router,
     "/status",
     status_code=204,
-    response_class=Response,
-    responses=TWILIO_WEBHOOK,
-    openapi_extra=twilio_form(
-        {
-            "MessageSid": "The message we sent.",
-            "MessageStatus": "queued, sent, delivered, read, failed, undelivered...",
-            "ErrorCode": "Twilio's error code, for failed and undelivered.",
-        },
-        required=["MessageSid", "MessageStatus"],
-    ),
+    fields={
+        "MessageSid": "The message we sent.",
+        "MessageStatus": "queued, sent, delivered, read, failed, undelivered...",
+        "ErrorCode": "Twilio's error code, for failed and undelivered.",
+    },
+    required=["MessageSid", "MessageStatus"],
 )
 async def delivery_status(form: SignedTwilioForm, state: State) -> Response:
     """Move the sent message's status forward; older statuses arriving late change nothing."""

@@ -6,9 +6,10 @@ The documents are served only when TALIA_API_DOCS is on (`talia dev` turns it on
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final, TypeVar
 
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from talia_core.security import SIGNATURE_HEADER
@@ -39,6 +40,7 @@ _MEANINGS: Final = {
 }
 
 Responses = dict[int | str, dict[str, Any]]
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
 
 def errors(*statuses: int) -> Responses:
@@ -51,6 +53,25 @@ EVERY_ENDPOINT: Final = errors(413, 503)
 
 # A signed Twilio webhook: a form it cannot read, a bad signature, the wrong content type.
 TWILIO_WEBHOOK: Final = errors(400, 403, 415)
+
+
+def twilio_webhook(
+    router: APIRouter,
+    path: str,
+    *,
+    fields: Mapping[str, str],
+    required: Iterable[str],
+    twiml: bool = False,
+    status_code: int = 200,
+) -> Callable[[Endpoint], Endpoint]:
+    """`router.post` for a signed Twilio webhook, documented with its form and statuses."""
+    return router.post(
+        path,
+        status_code=status_code,
+        response_class=Response,
+        responses=TWILIO_WEBHOOK,
+        openapi_extra=twilio_form(fields, required=required, twiml=twiml),
+    )
 
 
 def twilio_form(
