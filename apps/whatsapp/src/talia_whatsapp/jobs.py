@@ -122,8 +122,9 @@ class ReplyWorker:
                 self._working = False
                 if time.monotonic() - started > LONGEST_RESTART_SECONDS:
                     wait = FIRST_RESTART_SECONDS  # it had worked: a new outage
-                log.warning("reply_worker_restarting", error=error, in_seconds=round(wait, 2))
-                await asyncio.sleep(wait * random.uniform(0.5, 1.0))  # noqa: S311
+                delay = wait * random.uniform(0.5, 1.0)  # noqa: S311  # jitter, not a secret
+                log.warning("reply_worker_restarting", error=error, in_seconds=round(delay, 2))
+                await asyncio.sleep(delay)
                 wait = min(wait * 2, LONGEST_RESTART_SECONDS)
         finally:
             self._working = False
