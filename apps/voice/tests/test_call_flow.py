@@ -1,6 +1,7 @@
 """A call from start to end: transcripts, tools on the phone, limits, a dropped model."""
 
 import json
+import re
 from xml.etree import ElementTree
 
 import psycopg
@@ -239,3 +240,21 @@ def test_over_capacity_the_next_caller_hears_the_busy_text(open_phone: OpenPhone
     twiml = ElementTree.fromstring(response.text)
     assert twiml.findtext("./Say") == "test busy"
     assert twiml.find("./Hangup") is not None
+
+
+def test_metrics_show_live_calls_and_how_they_ended(phone: Phone, database_url: str) -> None:
+    def value(series: str) -> float:
+        metrics = phone.http.get("/metrics").text
+        found = re.search(rf"^{re.escape(series)} (\S+)$", metrics, re.MULTILINE)
+        assert found is not None, series
+        return float(found[1])
+
+    with phone.call() as socket:
+        wait_for(lambda: phone.fake.realtime.connections == 1)
+        during = value("talia_voice_live_calls")
+        TwilioSide(socket).hang_up()
+        wait_for(lambda: call_ended(database_url) is not None)
+
+    wait_for(lambda: value("talia_voice_live_calls") == 0)
+    assert during == 1
+    assert value('talia_voice_calls_ended_total{reason="caller_hung_up"}') == 1

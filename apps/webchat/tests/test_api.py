@@ -1,6 +1,7 @@
 """The webchat API over real HTTP: sessions, idempotent messages, SSE, history."""
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +12,8 @@ import httpx
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
+from websockets.sync.client import connect
+from websockets.typing import Origin
 
 from talia_testkit.fake_openai import FakeOpenAI, Turn
 from talia_testkit.profiles import throwaway_profile
@@ -340,3 +343,27 @@ def test_a_forwarded_for_written_by_the_client_does_not_escape_the_per_ip_limit(
     # Behind a trusted proxy each visitor has a limit of their own; from an untrusted peer
     # the header is ignored and every request counts against that peer's address.
     assert another_visitor == (201 if proxy == "trusted" else 429)
+
+
+def test_metrics_count_model_replies_by_outcome_and_open_sockets(chat: Chat) -> None:
+    token = chat.start_session()["session_token"]
+    chat.fake.add_turns(Turn(text="hola"), Turn(status=400))  # a 400 is not retried: fallback
+    chat.send(token, "c-1", "hola")
+    chat.send(token, "c-2", "¿y ahora?")
+    url = str(chat.http.base_url).replace("http://", "ws://") + "/api/webchat/ws"
+    with connect(url, origin=Origin(ORIGIN), open_timeout=5) as socket:
+        socket.send(json.dumps({"type": "auth", "token": token}))
+        socket.send(json.dumps({"type": "ping"}))
+        while json.loads(socket.recv(timeout=5))["type"] != "pong":
+            pass
+        metrics = chat.http.get("/metrics").text
+
+    def value(series: str) -> float:
+        found = re.search(rf"^{re.escape(series)} (\S+)$", metrics, re.MULTILINE)
+        assert found is not None, series
+        return float(found[1])
+
+    assert value('talia_model_replies_total{channel="webchat",outcome="answered"}') == 1
+    assert value('talia_model_replies_total{channel="webchat",outcome="fallback"}') == 1
+    assert value('talia_model_reply_seconds_count{channel="webchat",outcome="answered"}') == 1
+    assert value("talia_webchat_open_sockets") == 1

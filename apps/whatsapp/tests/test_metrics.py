@@ -33,6 +33,8 @@ def test_metrics_count_jobs_and_deliveries_by_outcome(open_whatsapp: OpenWhatsAp
     assert _value(metrics, refused) == 1
     assert _value(metrics, 'talia_reply_jobs{status="todo"}') == 0
     assert _value(metrics, "talia_reply_worker_working") == 1
+    model_answered = 'talia_model_replies_total{channel="whatsapp",outcome="answered"}'
+    assert _value(metrics, model_answered) == 2  # the second failed at Twilio, not the model
 
 
 def test_metrics_show_a_due_job_that_no_worker_takes(open_whatsapp: OpenWhatsApp) -> None:

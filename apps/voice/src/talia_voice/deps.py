@@ -20,6 +20,7 @@ from talia_voice.bridge import CallBridge
 from talia_voice.call_control import CallControl
 from talia_voice.calls import CallsRepository
 from talia_voice.config import Settings
+from talia_voice.metrics import CallMetrics
 
 
 @dataclass
@@ -38,9 +39,13 @@ class VoiceState:
     core: CoreState
     live_calls: dict[str, CallBridge] = field(default_factory=dict)
     no_live_calls: asyncio.Event = field(default_factory=asyncio.Event)
+    metrics: CallMetrics = field(init=False)
 
     def __post_init__(self) -> None:
         self.no_live_calls.set()
+        self.metrics = CallMetrics(
+            self.core.metrics.registry, live_calls=lambda: len(self.live_calls)
+        )
 
     def call_started(self, call_sid: str, bridge: CallBridge) -> None:
         """Count a bridged call as live."""

@@ -275,6 +275,7 @@ async def _finish(
         # Nothing follows <Connect> in our TwiML: closing the stream ends the call.
         await websocket.close()
     log.info("call_bridged", ended_by=reason, seconds=round(seconds, 1))
+    state.metrics.ended.labels(reason).inc()
     await transcript.close()
     try:
         await state.calls.end(

@@ -4,8 +4,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from prometheus_client import Gauge
 
 from talia_core.ai.engine import TextEngine
+from talia_core.ai.metrics import ModelMetrics
 from talia_core.app import create_service_app, lazy_app
 from talia_core.assistants.registry import AssistantRegistry
 from talia_core.clients.openai import create_openai_client
@@ -25,7 +27,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI, core: CoreState) -> AsyncIterator[None]:
         client = create_openai_client(settings.openai)
-        engine = TextEngine(client=client, registry=AssistantRegistry(core.pool), pool=core.pool)
+        engine = TextEngine(
+            client=client,
+            registry=AssistantRegistry(core.pool),
+            pool=core.pool,
+            metrics=ModelMetrics(core.metrics.registry),
+        )
         app.state.webchat = state = WebchatState(
             settings=settings,
             service=WebchatService(pool=core.pool, engine=engine, assistant=settings.app.assistant),
@@ -34,6 +41,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             limits=Limits.from_settings(settings),
         )
+        Gauge(
+            "talia_webchat_open_sockets",
+            "Visitor WebSockets open in this process.",
+            registry=core.metrics.registry,
+        ).set_function(lambda: sum(state.open_sockets.values()))
         try:
             yield
         finally:

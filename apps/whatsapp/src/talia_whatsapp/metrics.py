@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from talia_core.ai.metrics import ModelMetrics
 from talia_whatsapp.store import QueueState
 
 NO_ERROR = "none"
@@ -17,6 +18,7 @@ class ReplyMetrics:
     """
 
     def __init__(self, registry: CollectorRegistry) -> None:
+        self.model = ModelMetrics(registry)
         self.jobs = Gauge(
             "talia_reply_jobs",
             "Reply jobs in the queue, by status (todo, doing), across every process.",

@@ -53,7 +53,9 @@ async def open_replies(
     conversaciones = ConversacionesRepository(pool)
     service = ReplyService(
         store=WhatsAppStore(pool),
-        engine=TextEngine(client=openai_client, registry=registry, pool=pool),
+        engine=TextEngine(
+            client=openai_client, registry=registry, pool=pool, metrics=metrics.model
+        ),
         sender=WhatsAppSender(
             twilio,
             from_=settings.twilio.whatsapp_from,

@@ -15,6 +15,7 @@ from openai.types.responses.response_input_param import ResponseInputParam
 from psycopg_pool import AsyncConnectionPool
 
 from talia_core.ai.events import EngineEvent, ReplyFinished, TextDelta
+from talia_core.ai.metrics import ModelMetrics
 from talia_core.ai.tools import TEXT_TOOLS, ToolRunner
 from talia_core.assistants.profile import AssistantProfile
 from talia_core.assistants.registry import AssistantRegistry
@@ -53,6 +54,7 @@ class TextEngine:
         client: AsyncOpenAI,
         registry: AssistantRegistry,
         pool: AsyncConnectionPool,
+        metrics: ModelMetrics | None = None,
         max_tool_rounds: int = 4,
     ) -> None:
         self._client = client
@@ -62,6 +64,7 @@ class TextEngine:
         self._eventos = EventosRepository(pool)
         self._tools = ToolRunner(ContactosRepository(pool), self._conversaciones)
         self._max_tool_rounds = max_tool_rounds
+        self._metrics = metrics or ModelMetrics()
 
     async def reply(self, turn: UserTurn) -> AsyncIterator[EngineEvent]:
         """Stream the reply to `turn` as deltas, then one `ReplyFinished` (stored)."""
@@ -109,7 +112,13 @@ class TextEngine:
             else:
                 raise _ModelUnusable("too many tool rounds")
         except (openai.APIError, _ModelUnusable) as exc:
-            yield await self._fall_back(turn, conversation, profile, exc, usage)
+            fallback = await self._fall_back(turn, conversation, profile, exc, usage)
+            self._metrics.reply(
+                channel=conversation.canal,
+                outcome="fallback",
+                seconds=time.perf_counter() - started,
+            )
+            yield fallback
             return
 
         stored = await self._mensajes.record_outbound(
@@ -119,10 +128,12 @@ class TextEngine:
             respuesta_a=turn.reply_to,
             metadata={"model": profile.model, "usage": usage},
         )
+        seconds = time.perf_counter() - started
+        self._metrics.reply(channel=conversation.canal, outcome="answered", seconds=seconds)
         log.info(
             "reply_generated",
             conversation_id=str(conversation.conversacion_id),
-            latency_ms=round((time.perf_counter() - started) * 1000),
+            latency_ms=round(seconds * 1000),
             output_tokens=usage.get("output_tokens", 0),
             chars=len(text),
         )
