@@ -37,7 +37,7 @@ def test_phone_session_uses_the_voice_overrides_and_first_language() -> None:
 
     assert session["instructions"] == "voice instructions"
     assert session["audio"]["input"]["transcription"] == {
-        "model": "gpt-4o-transcribe",
+        "model": "gpt-transcribe",
         "language": "es",
     }
 

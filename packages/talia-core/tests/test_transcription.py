@@ -17,4 +17,4 @@ async def test_voice_note_is_sent_whole_and_its_text_returned(fake_openai: FakeO
 
     request = fake_openai.requests("/v1/audio/transcriptions")[0]
     assert text == "quiero saber el horario"
-    assert request.body == {"model": "gpt-4o-transcribe", "file_bytes": len(audio)}
+    assert request.body == {"model": "gpt-transcribe", "file_bytes": len(audio)}

@@ -112,7 +112,7 @@ async def test_transcription_returns_the_scripted_text(
     fake_openai.add_transcripts("quiero información")
 
     result = await client.audio.transcriptions.create(
-        model="gpt-4o-transcribe", file=("note.ogg", b"OggS" + bytes(100), "audio/ogg")
+        model="gpt-transcribe", file=("note.ogg", b"OggS" + bytes(100), "audio/ogg")
     )
 
     assert result.text == "quiero información"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from openai import AsyncOpenAI
 
-DEFAULT_TRANSCRIPTION_MODEL = "gpt-4o-transcribe"
+# gpt-4o-transcribe and whisper-1 shut down on 2027-02-26; this is their successor.
+DEFAULT_TRANSCRIPTION_MODEL = "gpt-transcribe"
 
 
 async def transcribe_audio(

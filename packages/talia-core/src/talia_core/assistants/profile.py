@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from talia_core.ai.transcription import DEFAULT_TRANSCRIPTION_MODEL
+
 Channel = Literal["whatsapp", "webchat", "voice"]
 ToolName = Literal["guardar_lead", "solicitar_humano", "transferir_llamada", "colgar"]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32_000)]
@@ -73,7 +75,7 @@ class AssistantProfile(BaseModel):
     tools: tuple[ToolName, ...] = ()
     languages: tuple[LanguageTag, ...] = ("es", "en")
     transfer_number: PhoneNumber | None = None
-    transcription_model: Name = "gpt-4o-transcribe"
+    transcription_model: Name = DEFAULT_TRANSCRIPTION_MODEL
     turn_detection: TurnDetection = "server_vad"
     # Phone calls end after this long, or this long without anyone speaking (unset: the
     # voice app's TALIA_VOICE_MAX_CALL_SECONDS / TALIA_VOICE_MAX_SILENCE_SECONDS).
