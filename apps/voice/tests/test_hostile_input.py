@@ -1,25 +1,18 @@
 """Hostile signed voice webhooks: never a 5xx, never a call half-registered."""
 
 import hypothesis.strategies as st
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
+
+from talia_testkit.hostile import field_value, hostile
 
 from .voice_kit import Phone
-
-any_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
-awkward = st.sampled_from(["", "\x00", "CA\x00x", "1e400", "-1", "9" * 5000, "x" * 300, " "])
-value = st.one_of(any_text, awkward)
-
-hostile = settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
 
 
 @hostile
 @given(
     form=st.fixed_dictionaries(
-        {"CallSid": value}, optional={"From": value, "To": value, "CallStatus": value}
+        {"CallSid": field_value},
+        optional={"From": field_value, "To": field_value, "CallStatus": field_value},
     )
 )
 def test_any_signed_incoming_call_form_is_answered_without_a_5xx(
@@ -37,8 +30,8 @@ def test_any_signed_incoming_call_form_is_answered_without_a_5xx(
 @hostile
 @given(
     form=st.fixed_dictionaries(
-        {"CallSid": value, "CallStatus": st.one_of(value, st.just("completed"))},
-        optional={"CallDuration": value},
+        {"CallSid": field_value, "CallStatus": st.one_of(field_value, st.just("completed"))},
+        optional={"CallDuration": field_value},
     )
 )
 def test_any_signed_call_status_form_is_answered_without_a_5xx(
