@@ -202,6 +202,8 @@ class _Stream:
                     self._media(chunk, speech[chunk] if chunk < len(speech) else silence)
                 )
             except ConnectionClosed:
+                # The app closed the stream; `listen` notices it too, and marks who hung up.
+                await self.closed_by_app.wait()
                 return
             chunk += 1
             if chunk == max(speech_end, 1):
@@ -223,7 +225,8 @@ class _Stream:
                 await self._hear(json.loads(raw))
         except ConnectionClosed:
             pass
-        self.closed_by_app.set()
+        finally:
+            self.closed_by_app.set()
 
     async def _hear(self, message: dict[str, Any]) -> None:
         event = message.get("event")
