@@ -15,6 +15,7 @@ from talia_core.config import settings_or_exit
 from talia_core.db import create_pool
 from talia_core.logging import configure_logging
 from talia_core.simulation import SimulationError
+from talia_core.tracing import configure_tracing
 from talia_whatsapp.config import Settings
 from talia_whatsapp.metrics import ReplyMetrics
 from talia_whatsapp.runtime import open_replies
@@ -58,7 +59,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "worker":
         settings = settings_or_exit(Settings)
         configure_logging(settings.logging)
-        asyncio.run(_work(settings))
+        tracing = configure_tracing(settings.app, service="talia-whatsapp-worker")
+        try:
+            asyncio.run(_work(settings))
+        finally:
+            if tracing is not None:
+                tracing.shutdown()  # exports the spans still waiting
         return
     try:
         simulation = load_simulation(app_url=args.to, customer=args.customer, dev_env=args.dev_env)

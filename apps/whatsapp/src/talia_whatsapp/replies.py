@@ -30,6 +30,7 @@ from talia_core.repositories.contactos import Contacto, ContactosRepository
 from talia_core.repositories.conversaciones import Conversacion, ConversacionesRepository
 from talia_core.repositories.eventos import EventosRepository
 from talia_core.repositories.mensajes import Mensaje, MensajesRepository
+from talia_core.tracing import continued_from, failed, tracer
 from talia_whatsapp.media import MediaFetcher, MediaUnavailable
 from talia_whatsapp.metrics import ReplyMetrics
 from talia_whatsapp.sender import InDoubt, NotSent, Sent, WhatsAppSender
@@ -91,6 +92,28 @@ class ReplyService:
         `last_attempt` False lets a send in doubt fail the job, to be settled by a retry.
         """
         pending = await self._unanswered_once_quiet(conversacion_id)
+        parent, links = continued_from(message.metadata for message in pending)
+        with tracer().start_as_current_span(
+            "whatsapp reply",
+            context=parent,
+            links=links,
+            attributes={
+                "talia.conversation_id": str(conversacion_id),
+                "talia.messages": len(pending),
+                "talia.last_attempt": last_attempt,
+            },
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                await self._answer(conversacion_id, pending, last_attempt=last_attempt)
+            except Exception as exc:
+                failed(span, exc)
+                raise
+
+    async def _answer(
+        self, conversacion_id: UUID, pending: list[Mensaje], *, last_attempt: bool
+    ) -> None:
         conversation = await self._conversaciones.get(conversacion_id)
         if conversation is None:
             return  # forgotten since it was queued

@@ -1,7 +1,7 @@
 """Sending WhatsApp messages through the Twilio REST API, with its errors mapped.
 
 Twilio's Messages API takes no idempotency key, so a send whose answer was lost (a transport
-error, or a worker killed mid-request) is *in doubt*; `find_sent` settles it by reading the
+error, or a worker killed mid-request) is *in doubt*; `sent_like` settles it by reading the
 messages Twilio holds for the person before anything is sent again.
 """
 
@@ -14,11 +14,13 @@ from datetime import datetime, timedelta
 
 import aiohttp
 import structlog
+from opentelemetry.trace import SpanKind, StatusCode
 from twilio.base import values
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from talia_core.clients.twilio import TWILIO_TRANSPORT_ERRORS
+from talia_core.tracing import failed, tracer
 
 log = structlog.stdlib.get_logger("talia.whatsapp.sender")
 
@@ -81,6 +83,25 @@ class WhatsAppSender:
 
     async def send(self, *, to: str, body: str) -> Sent | NotSent | InDoubt:
         """Send `body` to `to`; 429s and refused connections are retried with backoff."""
+        with tracer().start_as_current_span(
+            "twilio messages.create",
+            kind=SpanKind.CLIENT,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            outcome = await self._send(to=to, body=body)
+            match outcome:
+                case Sent(sid):
+                    span.set_attribute("talia.twilio.message_sid", sid)
+                case NotSent(code):
+                    span.set_status(StatusCode.ERROR, "not sent")
+                    span.set_attribute("talia.twilio.error_code", code)
+                case InDoubt(error):
+                    span.set_status(StatusCode.ERROR, "in doubt")
+                    span.set_attribute("error.type", error)
+            return outcome
+
+    async def _send(self, *, to: str, body: str) -> Sent | NotSent | InDoubt:
         for delay in (*self._retry_delays, None):
             try:
                 message = await self._client.messages.create_async(
@@ -115,7 +136,17 @@ class WhatsAppSender:
 
         Raises Twilio's errors: a reconciliation that cannot read must not guess.
         """
-        recent = await self._client.messages.list_async(to=to, limit=RECENT_MESSAGES)
+        with tracer().start_as_current_span(
+            "twilio messages.list",
+            kind=SpanKind.CLIENT,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                recent = await self._client.messages.list_async(to=to, limit=RECENT_MESSAGES)
+            except Exception as exc:
+                failed(span, exc)
+                raise
         return [
             str(message.sid)
             for message in reversed(recent)  # Twilio lists the newest first

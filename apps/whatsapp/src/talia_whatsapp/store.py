@@ -13,6 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 from talia_core.db import is_unreachable
 from talia_core.repositories.calls import fetch_row, fetch_rows
 from talia_core.repositories.mensajes import Mensaje
+from talia_core.tracing import remember_trace
 from talia_whatsapp.group_commit import GroupCommit
 from talia_whatsapp.schemas import InboundMessage
 
@@ -112,7 +113,8 @@ class WhatsAppStore:
                 tipo=message.kind,
                 media=_media(message),
                 nombre=message.profile_name,
-                metadata=message.metadata,
+                # The reply job continues this request's trace (when tracing is on).
+                metadata=remember_trace(message.metadata),
                 espera_ms=debounce_ms,
                 encolar=answer,
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -19,8 +20,10 @@ from talia_core.middleware import RequestContextMiddleware
 from talia_core.probes import router as probes_router
 from talia_core.size_limits import BodyLimitMiddleware
 from talia_core.state import CoreState
+from talia_core.tracing import configure_tracing, fastapi_telemetry
 
 log = structlog.stdlib.get_logger("talia.app")
+FLUSH_MILLISECONDS = 5000
 
 
 LifespanExtension = Callable[[FastAPI, CoreState], AbstractAsyncContextManager[None]]
@@ -36,6 +39,7 @@ def create_service_app(
 ) -> FastAPI:
     """Build one channel app; nothing is opened until its lifespan starts."""
     configure_logging(settings.logging)
+    tracing = configure_tracing(settings.app, service=f"talia-{channel}")
     metrics = HttpMetrics()
 
     @asynccontextmanager
@@ -54,6 +58,9 @@ def create_service_app(
                     yield
         finally:
             await pool.close(timeout=settings.app.shutdown_grace_seconds)
+            if tracing is not None:
+                # The last requests' spans, before the process ends.
+                await asyncio.to_thread(tracing.force_flush, FLUSH_MILLISECONDS)
             log.info("app_stopped", channel=channel)
 
     prefix = router.prefix
@@ -64,6 +71,7 @@ def create_service_app(
         docs_url=f"{prefix}/docs" if docs else None,
         redoc_url=None,
         openapi_url=f"{prefix}/openapi.json" if docs else None,
+        telemetry=fastapi_telemetry(tracing),
     )
     install_exception_handlers(app)
     # Inside CORS, so a browser can read the 413; inside the request context, so it is logged.
@@ -77,7 +85,9 @@ def create_service_app(
             expose_headers=["X-Request-ID", "Retry-After"],
             max_age=600,
         )
-    app.add_middleware(RequestContextMiddleware, channel=channel, metrics=metrics)
+    app.add_middleware(
+        RequestContextMiddleware, channel=channel, metrics=metrics, traced=tracing is not None
+    )
     if settings.app.trusted_proxies:
         # Outermost: rate limits and logs see the client the trusted proxy saw (the nearest
         # untrusted address in X-Forwarded-For, read from the right).

@@ -57,6 +57,10 @@ class AppSettings(BaseSettings):
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     # Serve the OpenAPI documents and Swagger UI under each app's prefix (on in `talia dev`).
     api_docs: bool = False
+    # An OTLP/HTTP collector's base URL (spans go to its /v1/traces); tracing is off unset.
+    otlp_endpoint: AnyHttpUrl | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
 
     @field_validator("public_base_url")
     @classmethod

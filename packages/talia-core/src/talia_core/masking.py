@@ -122,6 +122,10 @@ def _mask_nested(value: Any) -> Any:
     return value
 
 
+# Fields we set ourselves, holding no customer data (ids are random hex, like tokens).
+_UNMASKED: Final = frozenset({"timestamp", "level", "logger", "request_id", "trace_id", "exc_info"})
+
+
 def mask_event(
     _logger: object, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
@@ -129,6 +133,6 @@ def mask_event(
     for key, value in list(event_dict.items()):
         if key == "event" and isinstance(value, str):
             event_dict[key] = mask_text(value)
-        elif key not in {"timestamp", "level", "logger", "request_id", "exc_info"}:
+        elif key not in _UNMASKED:
             event_dict[key] = mask_value(key, value)
     return event_dict

@@ -12,6 +12,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from talia_core.metrics import HttpMetrics
+from talia_core.tracing import current_trace_id
 
 REQUEST_ID_HEADER: Final = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -40,12 +41,16 @@ def _route_template(scope: Scope) -> str:
 
 
 class RequestContextMiddleware:
-    """Bind request id and channel to the log context, echo the id, log and count the request."""
+    """Bind request id, channel (and trace id) to the log context, echo the id, log and count
+    the request."""
 
-    def __init__(self, app: ASGIApp, *, channel: str, metrics: HttpMetrics) -> None:
+    def __init__(
+        self, app: ASGIApp, *, channel: str, metrics: HttpMetrics, traced: bool = False
+    ) -> None:
         self.app = app
         self.channel = channel
         self.metrics = metrics
+        self.traced = traced
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in {"http", "websocket"}:
@@ -58,6 +63,8 @@ class RequestContextMiddleware:
         # first keeps out anything the server's context may carry.
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id, channel=self.channel)
+        if self.traced:  # the request's log lines lead to its trace
+            structlog.contextvars.bind_contextvars(trace_id=current_trace_id())
         started = time.perf_counter()
         status = 500
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 # What an app's configuration reads; a child starts without any of it unless given.
-_CONFIG_PREFIXES = ("DATABASE_URL", "TALIA_", "TWILIO_", "OPENAI_")
+_CONFIG_PREFIXES = ("DATABASE_URL", "TALIA_", "TWILIO_", "OPENAI_", "OTEL_")
 
 
 def clean_environment(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -12,6 +12,7 @@ import openai
 import structlog
 from openai import AsyncOpenAI
 from openai.types.responses.response_input_param import ResponseInputParam
+from opentelemetry.trace import Span, SpanKind
 from psycopg_pool import AsyncConnectionPool
 
 from talia_core.ai.events import EngineEvent, ReplyFinished, TextDelta
@@ -24,6 +25,7 @@ from talia_core.repositories.contactos import ContactosRepository
 from talia_core.repositories.conversaciones import Conversacion, ConversacionesRepository
 from talia_core.repositories.eventos import EventosRepository
 from talia_core.repositories.mensajes import MensajesRepository
+from talia_core.tracing import failed, tracer
 
 log = structlog.stdlib.get_logger("talia.ai")
 
@@ -87,20 +89,37 @@ class TextEngine:
             pending: ResponseInputParam = [{"role": "user", "content": turn.text}]
             for _ in range(self._max_tool_rounds + 1):
                 result = _Round()
-                async for delta in self._stream_round(profile, openai_id, pending, tools, result):
-                    yield TextDelta(delta)
+                # Not the current span: it would have to stay current across the yields.
+                span = _model_span(profile.model, openai_id)
+                try:
+                    async for delta in self._stream_round(
+                        profile, openai_id, pending, tools, result
+                    ):
+                        yield TextDelta(delta)
+                except BaseException as exc:
+                    failed(span, exc)
+                    raise
+                finally:
+                    _end_model_span(span, result)
                 _add_usage(usage, result.usage)
                 text += "".join(result.text)
                 if not result.calls:
                     break
                 pending = []
                 for call_id, name, arguments in result.calls:
-                    outcome = await self._tools.run(
-                        name=name,
-                        arguments=arguments,
-                        conversacion_id=conversation.conversacion_id,
-                        contacto_id=conversation.contacto_id,
-                    )
+                    with tracer().start_as_current_span(
+                        f"execute_tool {name}",
+                        attributes={
+                            "gen_ai.operation.name": "execute_tool",
+                            "gen_ai.tool.name": name,
+                        },
+                    ):
+                        outcome = await self._tools.run(
+                            name=name,
+                            arguments=arguments,
+                            conversacion_id=conversation.conversacion_id,
+                            contacto_id=conversation.contacto_id,
+                        )
                     handed_off = handed_off or outcome.handed_off
                     pending.append(
                         {
@@ -222,6 +241,30 @@ class TextEngine:
             metadata={"fallback": True, "usage": usage},
         )
         return ReplyFinished(text=text, message_id=stored.mensaje_id, fallback=True, usage=usage)
+
+
+def _model_span(model: str, openai_conversation: str) -> Span:
+    """A span for one Responses request, named and described as OpenTelemetry's GenAI
+    conventions say (the prompt and the reply's text are never recorded)."""
+    return tracer().start_span(
+        f"chat {model}",
+        kind=SpanKind.CLIENT,
+        attributes={
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": model,
+            "gen_ai.conversation.id": openai_conversation,
+        },
+        record_exception=False,
+        set_status_on_exception=False,
+    )
+
+
+def _end_model_span(span: Span, result: _Round) -> None:
+    for name, value in result.usage.items():
+        span.set_attribute(f"gen_ai.usage.{name}", value)
+    span.set_attribute("talia.tool_calls", len(result.calls))
+    span.end()
 
 
 class _ModelUnusable(Exception):
