@@ -71,3 +71,42 @@ def test_misnamed_migration_file_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(MigrationError, match=re.escape("schema.sql")):
         find_migrations(tmp_path)
+
+
+def test_an_applied_migration_edited_since_is_refused_by_name(
+    database_url: str, tmp_path: Path
+) -> None:
+    migration = tmp_path / "20990101000000_probe.sql"
+    migration.write_text(
+        "-- Two tables.\n"
+        "create table public.probe_a (id int);\ncreate table public.probe_b (id int);\n"
+    )
+    migrate(database_url, tmp_path)
+    # As the Supabase CLI records it: split into trimmed statements.
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "update supabase_migrations.schema_migrations set statements = %s"
+            " where version = '20990101000000'",
+            (["create table public.probe_a (id int)", "create table public.probe_b (id int)"],),
+        )
+    migration.write_text(
+        "-- Two tables, reworded.\ncreate table public.probe_a (id int);\n\n"
+        "create table public.probe_b (id int);\n"
+    )
+    assert migrate(database_url, tmp_path) == []  # comments and layout are not substance
+
+    migration.write_text(
+        "create table public.probe_a (id bigint);\ncreate table public.probe_b (id int);\n"
+    )
+    (tmp_path / "20990102000000_later.sql").write_text("create table public.probe_c (id int);")
+
+    with pytest.raises(MigrationError) as refused:
+        migrate(database_url, tmp_path)
+
+    assert str(refused.value) == (
+        "20990101000000_probe.sql has changed since it was applied to this database; "
+        "applied migrations are never edited: restore it and add a new migration"
+    )
+    with psycopg.connect(database_url) as conn:
+        later = conn.execute("select to_regclass('public.probe_c')").fetchone()
+    assert later == (None,)  # nothing after it was applied either

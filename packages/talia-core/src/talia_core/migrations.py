@@ -86,14 +86,42 @@ def apply_migrations(conninfo: str, directory: Path) -> list[Migration]:
         conn.execute("select pg_advisory_lock(hashtext(%s))", (_LOCK_KEY,))
         try:
             conn.execute(_LEDGER_DDL)
-            rows = conn.execute("select version from supabase_migrations.schema_migrations")
-            applied = {version for (version,) in rows}
+            rows = conn.execute(
+                "select version, statements from supabase_migrations.schema_migrations"
+            )
+            applied: dict[str, list[str] | None] = dict(rows.fetchall())
+            _refuse_edited(migrations, applied)
             pending = [m for m in migrations if m.version not in applied]
             for migration in pending:
                 _apply_one(conn, migration)
         finally:
             conn.execute("select pg_advisory_unlock(hashtext(%s))", (_LOCK_KEY,))
     return pending
+
+
+def _refuse_edited(migrations: list[Migration], applied: dict[str, list[str] | None]) -> None:
+    """Raise if a migration file differs from what the ledger says was applied.
+
+    Applied migrations are never edited: the database would not match the file (add a new
+    migration instead). Compared without comments, whitespace and semicolons, so the
+    statements the Supabase CLI records (split, trimmed) compare equal to their file.
+    """
+    for migration in migrations:
+        statements = applied.get(migration.version)
+        if statements is None:
+            continue  # pending, or recorded by a runner that kept no statements
+        if _substance("".join(statements)) != _substance(migration.read_sql()):
+            raise MigrationError(
+                f"{migration.path.name} has changed since it was applied to this database; "
+                "applied migrations are never edited: restore it and add a new migration"
+            )
+
+
+_NOT_SUBSTANCE: Final = re.compile(r"--[^\n]*|/\*.*?\*/|[\s;]+", re.DOTALL)
+
+
+def _substance(sql_text: str) -> str:
+    return _NOT_SUBSTANCE.sub("", sql_text)
 
 
 def _apply_one(conn: psycopg.Connection[tuple[object, ...]], migration: Migration) -> None:
