@@ -1,4 +1,4 @@
-"""`talia`: run TalIA locally (`dev`) and manage its database (`migrate`)."""
+"""`talia`: run TalIA locally (`dev`) and manage its database (`migrate`, `db`)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from talia.paths import LOCAL_DATA_DIR
+from talia.schema.build import SchemaError
+from talia.schema.compare import CannotWrite
 from talia_core.assistants.profile import ProfileError
 from talia_core.config import ConfigError, LoggingSettings, load_settings
 from talia_core.logging import configure_logging
@@ -37,6 +39,17 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "migrate", help="apply pending supabase/migrations to DATABASE_URL (or the local database)"
     )
+
+    database = commands.add_parser(
+        "db", help="supabase/schemas/ against supabase/migrations/"
+    ).add_subparsers(dest="action", required=True)
+    database.add_parser(
+        "check", help="fail, naming each object, where the schema files and migrations differ"
+    )
+    diff = database.add_parser(
+        "diff", help="write the next migration from what supabase/schemas/ changed"
+    )
+    diff.add_argument("name", help="the migration's name, e.g. add_staff_table")
 
     assistants = commands.add_parser("assistants", help="manage assistant profiles").add_subparsers(
         dest="action", required=True
@@ -72,6 +85,28 @@ def _assistants(args: argparse.Namespace) -> None:
                 print(line)
 
 
+def _db(args: argparse.Namespace) -> None:
+    from talia.paths import MIGRATIONS_DIR, SCHEMAS_DIR
+    from talia.schema import check, write_migration
+
+    if args.action == "check":
+        found = check(MIGRATIONS_DIR, SCHEMAS_DIR)
+        for difference in found:
+            print(difference)
+        if found:
+            sys.exit(
+                f"talia db check: {len(found)} objects differ between supabase/schemas/ and "
+                "supabase/migrations/; edit the schema files and run `talia db diff NAME`"
+            )
+        print("supabase/schemas/ and supabase/migrations/ agree")
+        return
+    written = write_migration(args.name, MIGRATIONS_DIR, SCHEMAS_DIR)
+    if written is None:
+        print("nothing to write: supabase/schemas/ and supabase/migrations/ agree")
+    else:
+        print(f"wrote {written.relative_to(MIGRATIONS_DIR.parents[1])}")
+
+
 def _migrate() -> None:
     from talia.database import local_or_configured_database
     from talia.paths import MIGRATIONS_DIR
@@ -98,10 +133,14 @@ def main(argv: list[str] | None = None) -> None:
             _migrate()
         elif args.command == "assistants":
             _assistants(args)
+        elif args.command == "db":
+            _db(args)
     except ConfigError as exc:
         sys.exit(f"talia: configuration error: {exc}")
     except MigrationError as exc:
         sys.exit(f"talia: migration failed: {exc}")
+    except (SchemaError, CannotWrite) as exc:
+        sys.exit(f"talia db {args.action}: {exc}")
     except ProfileError as exc:
         sys.exit(f"talia: invalid assistant profile: {exc}")
     except KeyboardInterrupt:

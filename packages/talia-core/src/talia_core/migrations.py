@@ -63,6 +63,12 @@ def find_migrations(directory: Path) -> list[Migration]:
 
 def migrate(conninfo: str, directory: Path) -> list[Migration]:
     """Prepare a plain PostgreSQL like Supabase, then apply every pending migration."""
+    prepare_like_supabase(conninfo)
+    return apply_migrations(conninfo, directory)
+
+
+def prepare_like_supabase(conninfo: str) -> None:
+    """On a plain PostgreSQL, create the roles and `auth` helpers Supabase provides."""
     with psycopg.connect(conninfo, autocommit=True, prepare_threshold=None) as conn:
         conn.execute("select pg_advisory_lock(hashtext(%s))", (_LOCK_KEY,))
         try:
@@ -72,7 +78,6 @@ def migrate(conninfo: str, directory: Path) -> list[Migration]:
                 conn.execute(bootstrap.read_text(encoding="utf-8").encode())
         finally:
             conn.execute("select pg_advisory_unlock(hashtext(%s))", (_LOCK_KEY,))
-    return apply_migrations(conninfo, directory)
 
 
 def apply_migrations(conninfo: str, directory: Path) -> list[Migration]:

@@ -1,0 +1,165 @@
+-- Conversations: one thread with a contact on one channel, its state and its OpenAI conversation.
+
+create table public.conversaciones (
+  conversacion_id uuid default gen_random_uuid() not null,
+  canal canal not null,
+  contacto_id uuid not null,
+  asistente_clave text not null,
+  estado estado_conversacion default 'open'::text not null,
+  proveedor_id text,
+  openai_conversation_id text,
+  started_at timestamp with time zone default now() not null,
+  last_message_at timestamp with time zone,
+  closed_at timestamp with time zone,
+  constraint conversaciones_pkey PRIMARY KEY (conversacion_id),
+  constraint conversaciones_openai_conversation_id_key UNIQUE (openai_conversation_id),
+  constraint conversaciones_contacto_id_fkey FOREIGN KEY (contacto_id) REFERENCES contactos(contacto_id) ON DELETE CASCADE,
+  constraint conversaciones_canal_proveedor_id_key UNIQUE (canal, proveedor_id)
+);
+
+alter table public.conversaciones enable row level security;
+
+revoke all on table public.conversaciones from public, anon, authenticated, service_role;
+grant all on table public.conversaciones to service_role;
+grant references, select, trigger on table public.conversaciones to authenticated;
+
+create policy conversaciones_staff_read on public.conversaciones
+  as permissive
+  for select
+  to authenticated
+  using (true);
+
+-- Opens a conversation for a channel identity: always a new one (a webchat session, a call).
+-- With a provider id (a CallSid) a repeat returns the conversation opened the first time.
+create function public.abrir_conversacion(
+  p_canal text,
+  p_identidad text,
+  p_asistente text,
+  p_proveedor_id text default null
+) returns table (conversacion_id uuid, contacto_id uuid, repetido boolean)
+language plpgsql security definer set search_path = ''
+as $$
+declare
+  v_contacto uuid;
+  v_conversacion uuid;
+begin
+  perform public._talia_check_canal(p_canal);
+  if coalesce(length(p_identidad), 0) = 0 or coalesce(length(p_asistente), 0) = 0 then
+    raise exception using errcode = 'TA400', message = 'identidad and asistente are required';
+  end if;
+
+  insert into public.contactos as c (canal, identidad)
+  values (p_canal, p_identidad)
+  on conflict (canal, identidad) do update set updated_at = now()
+  returning c.contacto_id into v_contacto;
+
+  if p_proveedor_id is not null then
+    select cv.conversacion_id into v_conversacion
+    from public.conversaciones cv
+    where cv.canal = p_canal and cv.proveedor_id = p_proveedor_id;
+    if found then
+      return query select v_conversacion, v_contacto, true;
+      return;
+    end if;
+  end if;
+
+  insert into public.conversaciones (canal, contacto_id, asistente_clave, proveedor_id)
+  values (p_canal, v_contacto, p_asistente, p_proveedor_id)
+  returning conversaciones.conversacion_id into v_conversacion;
+  insert into public.eventos (tipo, conversacion_id, contacto_id, payload)
+  values ('conversation_opened', v_conversacion, v_contacto, jsonb_build_object('canal', p_canal));
+  return query select v_conversacion, v_contacto, false;
+end
+$$;
+
+revoke all on function public.abrir_conversacion(text,text,text,text) from public, anon, authenticated, service_role;
+grant execute on function public.abrir_conversacion(text,text,text,text) to service_role;
+
+-- Conversation state: handoff to staff, given back by staff, closed.
+create function public.cambiar_estado_conversacion(
+  p_conversacion_id uuid,
+  p_estado text,
+  p_motivo text default null
+) returns table (estado text, cambiado boolean)
+language plpgsql security definer set search_path = ''
+as $$
+declare
+  v_anterior text;
+begin
+  if p_estado not in ('open', 'handoff', 'closed') then
+    raise exception using errcode = 'TA400', message = format('unknown state: %s', p_estado);
+  end if;
+  select cv.estado into v_anterior from public.conversaciones cv
+  where cv.conversacion_id = p_conversacion_id for update;
+  if not found then
+    raise exception using errcode = 'TA404',
+      message = format('conversation %s not found', p_conversacion_id);
+  end if;
+  if v_anterior = p_estado then
+    return query select p_estado, false;
+    return;
+  end if;
+  update public.conversaciones cv
+  set estado = p_estado, closed_at = case when p_estado = 'closed' then now() end
+  where cv.conversacion_id = p_conversacion_id;
+  insert into public.eventos (tipo, conversacion_id, contacto_id, payload)
+  select case p_estado
+           when 'handoff' then 'handoff_requested'
+           when 'closed' then 'conversation_closed'
+           else 'handoff_released' end,
+         cv.conversacion_id, cv.contacto_id,
+         jsonb_strip_nulls(jsonb_build_object('desde', v_anterior, 'motivo', p_motivo))
+  from public.conversaciones cv where cv.conversacion_id = p_conversacion_id;
+  return query select p_estado, true;
+end
+$$;
+
+revoke all on function public.cambiar_estado_conversacion(uuid,text,text) from public, anon, authenticated, service_role;
+grant execute on function public.cambiar_estado_conversacion(uuid,text,text) to service_role;
+
+create function public.marcar_handoff(p_conversacion_id uuid, p_motivo text default null)
+returns table (estado text, cambiado boolean)
+language sql security definer set search_path = ''
+as $$ select * from public.cambiar_estado_conversacion(p_conversacion_id, 'handoff', p_motivo) $$;
+
+revoke all on function public.marcar_handoff(uuid,text) from public, anon, authenticated, service_role;
+grant execute on function public.marcar_handoff(uuid,text) to service_role;
+
+-- A staff action: the assistant answers the conversation again.
+create function public.devolver_conversacion(p_conversacion_id uuid)
+returns table (estado text, cambiado boolean)
+language sql security definer set search_path = ''
+as $$ select * from public.cambiar_estado_conversacion(p_conversacion_id, 'open', null) $$;
+
+revoke all on function public.devolver_conversacion(uuid) from public, anon, authenticated, service_role;
+grant execute on function public.devolver_conversacion(uuid) to service_role;
+
+-- The OpenAI conversation id is set once; concurrent callers all get the stored one.
+create function public.asignar_openai_conversation(
+  p_conversacion_id uuid,
+  p_openai_conversation_id text
+) returns text
+language plpgsql security definer set search_path = ''
+as $$
+declare
+  v_actual text;
+begin
+  update public.conversaciones cv set openai_conversation_id = p_openai_conversation_id
+  where cv.conversacion_id = p_conversacion_id and cv.openai_conversation_id is null
+  returning cv.openai_conversation_id into v_actual;
+  if v_actual is null then
+    select cv.openai_conversation_id into v_actual from public.conversaciones cv
+    where cv.conversacion_id = p_conversacion_id;
+    if not found then
+      raise exception using errcode = 'TA404',
+        message = format('conversation %s not found', p_conversacion_id);
+    end if;
+  end if;
+  return v_actual;
+end
+$$;
+
+revoke all on function public.asignar_openai_conversation(uuid,text) from public, anon, authenticated, service_role;
+grant execute on function public.asignar_openai_conversation(uuid,text) to service_role;
+
+CREATE INDEX conversaciones_contacto_abierta_idx ON public.conversaciones USING btree (contacto_id, started_at DESC) WHERE ((estado)::text <> 'closed'::text);

@@ -1,0 +1,56 @@
+-- Events: what happened in a conversation beside its messages (leads, handoffs, failures).
+
+create table public.eventos (
+  evento_id bigint generated always as identity,
+  tipo text not null,
+  conversacion_id uuid,
+  contacto_id uuid,
+  payload jsonb default '{}'::jsonb not null,
+  created_at timestamp with time zone default now() not null,
+  constraint eventos_tipo_check CHECK ((tipo = ANY (ARRAY['conversation_opened'::text, 'conversation_closed'::text, 'lead_saved'::text, 'handoff_requested'::text, 'handoff_released'::text, 'call_started'::text, 'call_ended'::text, 'call_transferred'::text, 'model_failed'::text, 'delivery_failed'::text, 'opted_out'::text, 'opted_in'::text, 'contact_forgotten'::text, 'usage_recorded'::text]))),
+  constraint eventos_pkey PRIMARY KEY (evento_id),
+  constraint eventos_conversacion_id_fkey FOREIGN KEY (conversacion_id) REFERENCES conversaciones(conversacion_id) ON DELETE SET NULL,
+  constraint eventos_contacto_id_fkey FOREIGN KEY (contacto_id) REFERENCES contactos(contacto_id) ON DELETE SET NULL
+);
+
+alter table public.eventos enable row level security;
+
+revoke all on sequence public.eventos_evento_id_seq from public, anon, authenticated, service_role;
+grant all on sequence public.eventos_evento_id_seq to service_role;
+
+revoke all on table public.eventos from public, anon, authenticated, service_role;
+grant all on table public.eventos to service_role;
+grant references, select, trigger on table public.eventos to authenticated;
+
+CREATE INDEX eventos_conversacion_idx ON public.eventos USING btree (conversacion_id, evento_id);
+
+CREATE INDEX eventos_contacto_idx ON public.eventos USING btree (contacto_id);
+
+create policy eventos_staff_read on public.eventos
+  as permissive
+  for select
+  to authenticated
+  using (true);
+
+create function public.registrar_evento(
+  p_tipo text,
+  p_conversacion_id uuid default null,
+  p_contacto_id uuid default null,
+  p_payload jsonb default '{}'::jsonb
+) returns bigint
+language plpgsql security definer set search_path = ''
+as $$
+declare
+  v_evento bigint;
+begin
+  insert into public.eventos (tipo, conversacion_id, contacto_id, payload)
+  values (p_tipo, p_conversacion_id, p_contacto_id, coalesce(p_payload, '{}'::jsonb))
+  returning evento_id into v_evento;
+  return v_evento;
+exception when check_violation then
+  raise exception using errcode = 'TA400', message = format('unknown event type: %s', p_tipo);
+end
+$$;
+
+revoke all on function public.registrar_evento(text,uuid,uuid,jsonb) from public, anon, authenticated, service_role;
+grant execute on function public.registrar_evento(text,uuid,uuid,jsonb) to service_role;

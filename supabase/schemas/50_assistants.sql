@@ -1,0 +1,41 @@
+-- Assistants: the profiles (instructions, texts, models) the channels load at run time.
+
+create table public.asistentes (
+  clave text not null,
+  perfil jsonb not null,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null,
+  constraint asistentes_clave_check CHECK ((clave ~ '^[a-z0-9][a-z0-9_-]{0,62}$'::text)),
+  constraint asistentes_perfil_check CHECK ((jsonb_typeof(perfil) = 'object'::text)),
+  constraint asistentes_pkey PRIMARY KEY (clave)
+);
+
+alter table public.asistentes enable row level security;
+
+revoke all on table public.asistentes from public, anon, authenticated, service_role;
+grant all on table public.asistentes to service_role;
+grant references, select, trigger on table public.asistentes to authenticated;
+
+create policy asistentes_staff_read on public.asistentes
+  as permissive
+  for select
+  to authenticated
+  using (true);
+
+create function public.guardar_asistente(p_clave text, p_perfil jsonb) returns boolean
+language plpgsql security definer set search_path = ''
+as $$
+declare
+  v_nuevo boolean;
+begin
+  insert into public.asistentes as a (clave, perfil) values (p_clave, p_perfil)
+  on conflict (clave) do update set perfil = excluded.perfil, updated_at = now()
+  returning (xmax = 0) into v_nuevo;
+  return v_nuevo;
+exception when check_violation then
+  raise exception using errcode = 'TA400', message = 'invalid assistant key or profile';
+end
+$$;
+
+revoke all on function public.guardar_asistente(text,jsonb) from public, anon, authenticated, service_role;
+grant execute on function public.guardar_asistente(text,jsonb) to service_role;
