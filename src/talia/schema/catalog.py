@@ -49,19 +49,10 @@ Catalog = dict[tuple[str, str], DbObject]
 def read_catalog(conn: psycopg.Connection[Any]) -> Catalog:
     """Every object of `OWNED_SCHEMAS` in the database `conn` is connected to."""
     readers = (
-        _extensions,
-        _schemas,
-        _enums,
+        _simple,
         _domains,
-        _composites,
-        _tables,
         _columns,
         _constraints,
-        _indexes,
-        _functions,
-        _triggers,
-        _row_security,
-        _policies,
         _grants,
     )
     # Names print as the readers expect: schema-less only for `public`, on both sides.
@@ -75,7 +66,7 @@ def read_catalog(conn: psycopg.Connection[Any]) -> Catalog:
 # its drop goes with (`table_name`: an owned sequence's table, a table itself).
 _COMMON: Final = """
 with owned_tables as (
-    select c.oid as oid, c.oid::regclass::text as name
+    select c.oid as oid, format('%%I.%%I', n.nspname, c.relname) as name
     from pg_class c join pg_namespace n on n.oid = c.relnamespace
     where c.relkind in ('r', 'p') and n.nspname = any(%(schemas)s)
 ),
@@ -116,73 +107,165 @@ def _rows(conn: psycopg.Connection[Any], query: str) -> list[dict[str, Any]]:
         return cursor.fetchall()
 
 
-def _extensions(conn: psycopg.Connection[Any]) -> list[DbObject]:
-    rows = _rows(
-        conn,
-        """
+# Objects PostgreSQL describes in one row each: `name` (schema-qualified), `definition`
+# (compared), `create`, `drop`, and the `table_name` whose drop takes the object with it.
+# Names are printed with the search path set to `public` alone (see `read_catalog`).
+_SIMPLE: Final = {
+    "extension": """
         select e.oid::int as oid, quote_ident(e.extname) as name,
-               quote_ident(n.nspname) as schema
+               quote_ident(n.nspname) as definition,
+               format('create extension if not exists %%I with schema %%I;', e.extname, n.nspname)
+                   as create, format('drop extension %%I;', e.extname) as drop,
+               null as table_name
         from pg_extension e join pg_namespace n on n.oid = e.extnamespace
         where e.extname <> 'plpgsql'
-        """,
-    )
-    return [
-        DbObject(
-            "extension",
-            row["name"],
-            row["schema"],
-            f"create extension if not exists {row['name']} with schema {row['schema']};",
-            f"drop extension {row['name']};",
-            (row["oid"], 0),
-        )
-        for row in rows
-    ]
-
-
-def _schemas(conn: psycopg.Connection[Any]) -> list[DbObject]:
-    rows = _rows(
-        conn,
-        """
-        select oid::int as oid, quote_ident(nspname) as name from pg_namespace
-        where nspname = any(%(schemas)s) and nspname <> 'public'
-        """,
-    )
-    return [
-        DbObject(
-            "schema",
-            row["name"],
-            row["name"],
-            f"create schema {row['name']};",
-            f"drop schema {row['name']};",
-            (row["oid"], 0),
-        )
-        for row in rows
-    ]
-
-
-def _enums(conn: psycopg.Connection[Any]) -> list[DbObject]:
-    rows = _rows(
-        conn,
-        """
-        select t.oid::int as oid, t.oid::regtype::text as name,
-               string_agg(quote_literal(e.enumlabel), ', ' order by e.enumsortorder) as labels
+    """,
+    "schema": """
+        select oid::int as oid, quote_ident(nspname) as name, '' as definition,
+               format('create schema %%I;', nspname) as create,
+               format('drop schema %%I;', nspname) as drop, null as table_name
+        from pg_namespace where nspname = any(%(schemas)s) and nspname <> 'public'
+    """,
+    "enum": """
+        select t.oid::int as oid, qualified.name,
+               string_agg(quote_literal(e.enumlabel), ', ' order by e.enumsortorder)
+                   as definition,
+               format('create type %%s as enum (%%s);', qualified.name,
+                      string_agg(quote_literal(e.enumlabel), ', ' order by e.enumsortorder))
+                   as create,
+               format('drop type %%s;', qualified.name) as drop, null as table_name
         from pg_type t
         join pg_namespace n on n.oid = t.typnamespace
         join pg_enum e on e.enumtypid = t.oid
+        cross join lateral (select format('%%I.%%I', n.nspname, t.typname) as name) qualified
         where n.nspname = any(%(schemas)s)
-        group by t.oid
+        group by t.oid, qualified.name
+    """,
+    "type": """
+        select t.oid::int as oid, qualified.name,
+               string_agg(format('%%I %%s', a.attname, format_type(a.atttypid, a.atttypmod)),
+                          ', ' order by a.attnum) as definition,
+               format('create type %%s as (%%s);', qualified.name,
+                      string_agg(format('%%I %%s', a.attname, format_type(a.atttypid, a.atttypmod)),
+                                 ', ' order by a.attnum)) as create,
+               format('drop type %%s;', qualified.name) as drop, null as table_name
+        from pg_type t
+        join pg_namespace n on n.oid = t.typnamespace
+        join pg_class c on c.oid = t.typrelid and c.relkind = 'c'
+        join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+        cross join lateral (select format('%%I.%%I', n.nspname, t.typname) as name) qualified
+        where n.nspname = any(%(schemas)s)
+        group by t.oid, qualified.name
+    """,
+    "table": """
+        select t.oid::int as oid, t.name, '' as definition,
+               format('create table %%s ();', t.name) as create,
+               format('drop table %%s;', t.name) as drop, null as table_name
+        from owned_tables t
+    """,
+    "index": """
+        select i.indexrelid::int as oid, format('%%I.%%I', n.nspname, c.relname) as name,
+               pg_get_indexdef(i.indexrelid) as definition,
+               pg_get_indexdef(i.indexrelid) || ';' as create,
+               format('drop index %%I.%%I;', n.nspname, c.relname) as drop,
+               t.name as table_name
+        from owned_tables t
+        join pg_index i on i.indrelid = t.oid
+        join pg_class c on c.oid = i.indexrelid
+        join pg_namespace n on n.oid = c.relnamespace
+        where not exists (select 1 from pg_constraint k where k.conindid = i.indexrelid)
+    """,
+    "function": r"""
+        select p.oid::int as oid, signature.name,
+               trim(pg_get_functiondef(p.oid)) as definition,
+               trim(pg_get_functiondef(p.oid)) || ';' as create,
+               format('drop function %%s;', signature.name) as drop, null as table_name
+        from pg_proc p
+        join pg_namespace n on n.oid = p.pronamespace
+        cross join lateral (
+            select format('%%I.%%s', n.nspname,
+                          regexp_replace(p.oid::regprocedure::text, '^[^(]*\.', '')) as name
+        ) signature
+        where n.nspname = any(%(schemas)s) and p.prokind in ('f', 'p')
+    """,
+    "trigger": """
+        select g.oid::int as oid, format('%%s.%%I', t.name, g.tgname) as name,
+               pg_get_triggerdef(g.oid) as definition,
+               pg_get_triggerdef(g.oid) || ';' as create,
+               format('drop trigger %%I on %%s;', g.tgname, t.name) as drop,
+               t.name as table_name
+        from owned_tables t join pg_trigger g on g.tgrelid = t.oid
+        where not g.tgisinternal
+    """,
+    "row security": """
+        select t.oid::int as oid, t.name, statements.text as definition,
+               statements.text as create,
+               format(e'alter table %%s disable row level security;\n'
+                      'alter table %%s no force row level security;', t.name, t.name) as drop,
+               t.name as table_name
+        from owned_tables t
+        join pg_class c on c.oid = t.oid
+        cross join lateral (
+            select concat_ws(e'\n',
+                case when c.relrowsecurity
+                     then format('alter table %%s enable row level security;', t.name) end,
+                case when c.relforcerowsecurity
+                     then format('alter table %%s force row level security;', t.name) end
+            ) as text
+        ) statements
+        where c.relrowsecurity or c.relforcerowsecurity
+    """,
+    "policy": """
+        select p.oid::int as oid, format('%%s.%%I', t.name, p.polname) as name,
+               statement.text as definition, statement.text as create,
+               format('drop policy %%I on %%s;', p.polname, t.name) as drop,
+               t.name as table_name
+        from owned_tables t
+        join pg_policy p on p.polrelid = t.oid
+        cross join lateral (
+            select concat_ws(e'\n',
+                format('create policy %%I on %%s', p.polname, t.name),
+                '  as ' || case when p.polpermissive then 'permissive' else 'restrictive' end,
+                '  for ' || case p.polcmd when 'r' then 'select' when 'a' then 'insert'
+                                          when 'w' then 'update' when 'd' then 'delete'
+                                          else 'all' end,
+                '  to ' || (select string_agg(case when r = 0 then 'public'
+                                                   else quote_ident(r::regrole::text) end,
+                                              ', ' order by 1)
+                            from unnest(p.polroles) r),
+                '  using (' || pg_get_expr(p.polqual, p.polrelid) || ')',
+                '  with check (' || pg_get_expr(p.polwithcheck, p.polrelid) || ')'
+            ) || ';' as text
+        ) statement
+    """,
+}
+
+
+def _simple(conn: psycopg.Connection[Any]) -> list[DbObject]:
+    unsupported = _rows(
+        conn,
+        """
+        select c.oid::regclass::text as name from pg_class c
+        join pg_namespace n on n.oid = c.relnamespace
+        where c.relkind in ('v', 'm', 'f') and n.nspname = any(%(schemas)s)
         """,
     )
+    if unsupported:
+        names = ", ".join(row["name"] for row in unsupported)
+        raise NotImplementedError(f"views and foreign tables are not compared yet: {names}")
     return [
         DbObject(
-            "type",
-            _qualified(row["name"]),
-            row["labels"],
-            f"create type {_qualified(row['name'])} as enum ({row['labels']});",
-            f"drop type {_qualified(row['name'])};",
-            (row["oid"], 0),
+            "type" if kind == "enum" else kind,
+            row["name"],
+            row["definition"],
+            row["create"],
+            row["drop"],
+            # Row security is switched on once the table's columns exist.
+            (row["oid"], 1_000_000 if kind == "row security" else 0),
+            table=row["table_name"],
         )
-        for row in rows
+        for kind, query in _SIMPLE.items()
+        for row in _rows(conn, query)
     ]
 
 
@@ -216,59 +299,6 @@ def _domains(conn: psycopg.Connection[Any]) -> list[DbObject]:
             DbObject("domain", name, create, create, f"drop domain {name};", (row["oid"], 0))
         )
     return objects
-
-
-def _composites(conn: psycopg.Connection[Any]) -> list[DbObject]:
-    rows = _rows(
-        conn,
-        """
-        select t.oid::int as oid, t.oid::regtype::text as name,
-               string_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod),
-                          ', ' order by a.attnum) as attributes
-        from pg_type t
-        join pg_namespace n on n.oid = t.typnamespace
-        join pg_class c on c.oid = t.typrelid and c.relkind = 'c'
-        join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-        where n.nspname = any(%(schemas)s)
-        group by t.oid
-        """,
-    )
-    return [
-        DbObject(
-            "type",
-            _qualified(row["name"]),
-            row["attributes"],
-            f"create type {_qualified(row['name'])} as ({row['attributes']});",
-            f"drop type {_qualified(row['name'])};",
-            (row["oid"], 0),
-        )
-        for row in rows
-    ]
-
-
-def _tables(conn: psycopg.Connection[Any]) -> list[DbObject]:
-    unsupported = _rows(
-        conn,
-        """
-        select c.oid::regclass::text as name from pg_class c
-        join pg_namespace n on n.oid = c.relnamespace
-        where c.relkind in ('v', 'm', 'f') and n.nspname = any(%(schemas)s)
-        """,
-    )
-    if unsupported:
-        names = ", ".join(row["name"] for row in unsupported)
-        raise NotImplementedError(f"views and foreign tables are not compared yet: {names}")
-    return [
-        DbObject(
-            "table",
-            _qualified(row["name"]),
-            "",
-            f"create table {_qualified(row['name'])} ();",
-            f"drop table {_qualified(row['name'])};",
-            (row["oid"], 0),
-        )
-        for row in _rows(conn, "select oid::int as oid, name from owned_tables")
-    ]
 
 
 def _columns(conn: psycopg.Connection[Any]) -> list[DbObject]:
@@ -354,159 +384,6 @@ def _constraints(conn: psycopg.Connection[Any]) -> list[DbObject]:
                 f"alter table {table} add constraint {row['name']} {row['definition']};",
                 f"alter table {table} drop constraint {row['name']};",
                 (row["oid"], rank),
-                table=table,
-            )
-        )
-    return objects
-
-
-def _indexes(conn: psycopg.Connection[Any]) -> list[DbObject]:
-    rows = _rows(
-        conn,
-        """
-        select i.indexrelid::int as oid, i.indexrelid::regclass::text as name,
-               t.name as table_name, pg_get_indexdef(i.indexrelid) as definition
-        from owned_tables t join pg_index i on i.indrelid = t.oid
-        where not exists (select 1 from pg_constraint c where c.conindid = i.indexrelid)
-        """,
-    )
-    return [
-        DbObject(
-            "index",
-            _qualified(row["name"]),
-            row["definition"],
-            row["definition"] + ";",
-            f"drop index {_qualified(row['name'])};",
-            (row["oid"], 0),
-            table=_qualified(row["table_name"]),
-        )
-        for row in rows
-    ]
-
-
-def _functions(conn: psycopg.Connection[Any]) -> list[DbObject]:
-    rows = _rows(
-        conn,
-        """
-        select p.oid::int as oid, p.oid::regprocedure::text as signature,
-               pg_get_functiondef(p.oid) as definition
-        from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-        where n.nspname = any(%(schemas)s) and p.prokind in ('f', 'p')
-        """,
-    )
-    objects = []
-    for row in rows:
-        signature = _qualified(row["signature"])
-        definition = row["definition"].strip()
-        objects.append(
-            DbObject(
-                "function",
-                signature,
-                definition,
-                definition + ";",
-                f"drop function {signature};",
-                (row["oid"], 0),
-            )
-        )
-    return objects
-
-
-def _triggers(conn: psycopg.Connection[Any]) -> list[DbObject]:
-    rows = _rows(
-        conn,
-        """
-        select g.oid::int as oid, t.name as table_name, quote_ident(g.tgname) as name,
-               pg_get_triggerdef(g.oid) as definition
-        from owned_tables t join pg_trigger g on g.tgrelid = t.oid
-        where not g.tgisinternal
-        """,
-    )
-    return [
-        DbObject(
-            "trigger",
-            f"{_qualified(row['table_name'])}.{row['name']}",
-            row["definition"],
-            row["definition"] + ";",
-            f"drop trigger {row['name']} on {_qualified(row['table_name'])};",
-            (row["oid"], 0),
-            table=_qualified(row["table_name"]),
-        )
-        for row in rows
-    ]
-
-
-def _row_security(conn: psycopg.Connection[Any]) -> list[DbObject]:
-    rows = _rows(
-        conn,
-        """
-        select t.oid as oid, t.name as table_name, c.relrowsecurity as enabled,
-               c.relforcerowsecurity as forced
-        from owned_tables t join pg_class c on c.oid = t.oid
-        where c.relrowsecurity or c.relforcerowsecurity
-        """,
-    )
-    objects = []
-    for row in rows:
-        table = _qualified(row["table_name"])
-        statements = []
-        if row["enabled"]:
-            statements.append(f"alter table {table} enable row level security;")
-        if row["forced"]:
-            statements.append(f"alter table {table} force row level security;")
-        create = "\n".join(statements)
-        objects.append(
-            DbObject(
-                "row security",
-                table,
-                create,
-                create,
-                f"alter table {table} disable row level security;\n"
-                f"alter table {table} no force row level security;",
-                (row["oid"], 1_000_000),
-                table=table,
-            )
-        )
-    return objects
-
-
-def _policies(conn: psycopg.Connection[Any]) -> list[DbObject]:
-    rows = _rows(
-        conn,
-        """
-        select p.oid::int as oid, t.name as table_name, quote_ident(p.polname) as name,
-               p.polpermissive as permissive, p.polcmd as command,
-               (select string_agg(
-                    case when r = 0 then 'public' else quote_ident(r::regrole::text) end,
-                    ', ' order by 1)
-                from unnest(p.polroles) r) as roles,
-               pg_get_expr(p.polqual, p.polrelid) as using_expr,
-               pg_get_expr(p.polwithcheck, p.polrelid) as check_expr
-        from owned_tables t join pg_policy p on p.polrelid = t.oid
-        """,
-    )
-    commands = {"r": "select", "a": "insert", "w": "update", "d": "delete", "*": "all"}
-    objects = []
-    for row in rows:
-        table = _qualified(row["table_name"])
-        lines = [
-            f"create policy {row['name']} on {table}",
-            f"  as {'permissive' if row['permissive'] else 'restrictive'}",
-            f"  for {commands[row['command']]}",
-            f"  to {row['roles']}",
-        ]
-        if row["using_expr"] is not None:
-            lines.append(f"  using ({row['using_expr']})")
-        if row["check_expr"] is not None:
-            lines.append(f"  with check ({row['check_expr']})")
-        create = "\n".join(lines) + ";"
-        objects.append(
-            DbObject(
-                "policy",
-                f"{table}.{row['name']}",
-                create,
-                create,
-                f"drop policy {row['name']} on {table};",
-                (row["oid"], 0),
                 table=table,
             )
         )

@@ -30,7 +30,7 @@ from talia_core.repositories.contactos import Contacto, ContactosRepository
 from talia_core.repositories.conversaciones import Conversacion, ConversacionesRepository
 from talia_core.repositories.eventos import EventosRepository
 from talia_core.repositories.mensajes import Mensaje, MensajesRepository
-from talia_core.tracing import continued_from, failed, tracer
+from talia_core.tracing import continued_from, span
 from talia_whatsapp.media import MediaFetcher, MediaUnavailable
 from talia_whatsapp.metrics import ReplyMetrics
 from talia_whatsapp.sender import InDoubt, NotSent, Sent, WhatsAppSender
@@ -93,7 +93,7 @@ class ReplyService:
         """
         pending = await self._unanswered_once_quiet(conversacion_id)
         parent, links = continued_from(message.metadata for message in pending)
-        with tracer().start_as_current_span(
+        with span(
             "whatsapp reply",
             context=parent,
             links=links,
@@ -102,14 +102,8 @@ class ReplyService:
                 "talia.messages": len(pending),
                 "talia.last_attempt": last_attempt,
             },
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
-            try:
-                await self._answer(conversacion_id, pending, last_attempt=last_attempt)
-            except Exception as exc:
-                failed(span, exc)
-                raise
+        ):
+            await self._answer(conversacion_id, pending, last_attempt=last_attempt)
 
     async def _answer(
         self, conversacion_id: UUID, pending: list[Mensaje], *, last_attempt: bool

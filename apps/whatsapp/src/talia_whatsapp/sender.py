@@ -20,7 +20,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from talia_core.clients.twilio import TWILIO_TRANSPORT_ERRORS
-from talia_core.tracing import failed, tracer
+from talia_core.tracing import span
 
 log = structlog.stdlib.get_logger("talia.whatsapp.sender")
 
@@ -83,22 +83,17 @@ class WhatsAppSender:
 
     async def send(self, *, to: str, body: str) -> Sent | NotSent | InDoubt:
         """Send `body` to `to`; 429s and refused connections are retried with backoff."""
-        with tracer().start_as_current_span(
-            "twilio messages.create",
-            kind=SpanKind.CLIENT,
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
+        with span("twilio messages.create", kind=SpanKind.CLIENT) as current:
             outcome = await self._send(to=to, body=body)
             match outcome:
                 case Sent(sid):
-                    span.set_attribute("talia.twilio.message_sid", sid)
+                    current.set_attribute("talia.twilio.message_sid", sid)
                 case NotSent(code):
-                    span.set_status(StatusCode.ERROR, "not sent")
-                    span.set_attribute("talia.twilio.error_code", code)
+                    current.set_status(StatusCode.ERROR, "not sent")
+                    current.set_attribute("talia.twilio.error_code", code)
                 case InDoubt(error):
-                    span.set_status(StatusCode.ERROR, "in doubt")
-                    span.set_attribute("error.type", error)
+                    current.set_status(StatusCode.ERROR, "in doubt")
+                    current.set_attribute("error.type", error)
             return outcome
 
     async def _send(self, *, to: str, body: str) -> Sent | NotSent | InDoubt:
@@ -136,17 +131,8 @@ class WhatsAppSender:
 
         Raises Twilio's errors: a reconciliation that cannot read must not guess.
         """
-        with tracer().start_as_current_span(
-            "twilio messages.list",
-            kind=SpanKind.CLIENT,
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
-            try:
-                recent = await self._client.messages.list_async(to=to, limit=RECENT_MESSAGES)
-            except Exception as exc:
-                failed(span, exc)
-                raise
+        with span("twilio messages.list", kind=SpanKind.CLIENT):
+            recent = await self._client.messages.list_async(to=to, limit=RECENT_MESSAGES)
         return [
             str(message.sid)
             for message in reversed(recent)  # Twilio lists the newest first

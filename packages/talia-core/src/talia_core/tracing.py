@@ -18,7 +18,8 @@ A WhatsApp reply runs in a job, after the webhook has answered: the webhook stor
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
+from contextlib import contextmanager
 from typing import Any, Final
 
 import structlog
@@ -29,8 +30,9 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Link, Tracer
+from opentelemetry.trace import Link, Span, SpanKind, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.types import AttributeValue
 
 from talia_core.config import AppSettings
 
@@ -102,6 +104,32 @@ def tracer() -> Tracer:
 def tracing_on() -> bool:
     """Whether spans are recorded in this process."""
     return isinstance(trace.get_tracer_provider(), TracerProvider)
+
+
+@contextmanager
+def span(
+    name: str,
+    *,
+    kind: SpanKind = SpanKind.INTERNAL,
+    context: otel_context.Context | None = None,
+    links: Sequence[Link] = (),
+    attributes: Mapping[str, AttributeValue] | None = None,
+) -> Iterator[Span]:
+    """A span, current for the block, that marks a failure by its exception's type only."""
+    with tracer().start_as_current_span(
+        name,
+        context=context,
+        kind=kind,
+        links=links,
+        attributes=attributes,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as current:
+        try:
+            yield current
+        except Exception as exc:
+            failed(current, exc)
+            raise
 
 
 def remember_trace(metadata: Mapping[str, Any]) -> dict[str, Any]:

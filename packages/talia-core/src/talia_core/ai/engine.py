@@ -25,7 +25,7 @@ from talia_core.repositories.contactos import ContactosRepository
 from talia_core.repositories.conversaciones import Conversacion, ConversacionesRepository
 from talia_core.repositories.eventos import EventosRepository
 from talia_core.repositories.mensajes import MensajesRepository
-from talia_core.tracing import failed, tracer
+from talia_core.tracing import failed, span, tracer
 
 log = structlog.stdlib.get_logger("talia.ai")
 
@@ -90,24 +90,24 @@ class TextEngine:
             for _ in range(self._max_tool_rounds + 1):
                 result = _Round()
                 # Not the current span: it would have to stay current across the yields.
-                span = _model_span(profile.model, openai_id)
+                request_span = _model_span(profile.model, openai_id)
                 try:
                     async for delta in self._stream_round(
                         profile, openai_id, pending, tools, result
                     ):
                         yield TextDelta(delta)
                 except BaseException as exc:
-                    failed(span, exc)
+                    failed(request_span, exc)
                     raise
                 finally:
-                    _end_model_span(span, result)
+                    _end_model_span(request_span, result)
                 _add_usage(usage, result.usage)
                 text += "".join(result.text)
                 if not result.calls:
                     break
                 pending = []
                 for call_id, name, arguments in result.calls:
-                    with tracer().start_as_current_span(
+                    with span(
                         f"execute_tool {name}",
                         attributes={
                             "gen_ai.operation.name": "execute_tool",
@@ -260,11 +260,11 @@ def _model_span(model: str, openai_conversation: str) -> Span:
     )
 
 
-def _end_model_span(span: Span, result: _Round) -> None:
+def _end_model_span(request_span: Span, result: _Round) -> None:
     for name, value in result.usage.items():
-        span.set_attribute(f"gen_ai.usage.{name}", value)
-    span.set_attribute("talia.tool_calls", len(result.calls))
-    span.end()
+        request_span.set_attribute(f"gen_ai.usage.{name}", value)
+    request_span.set_attribute("talia.tool_calls", len(result.calls))
+    request_span.end()
 
 
 class _ModelUnusable(Exception):
