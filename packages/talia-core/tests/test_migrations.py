@@ -76,6 +76,17 @@ def test_misnamed_migration_file_is_refused(tmp_path: Path) -> None:
 def test_an_applied_migration_edited_since_is_refused_by_name(
     database_url: str, tmp_path: Path
 ) -> None:
+    try:
+        _edit_after_applying(database_url, tmp_path)
+    finally:  # the session's database is shared: leave no table and no ledger row behind
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute("drop table if exists public.probe_a, public.probe_b, public.probe_c")
+            conn.execute(
+                "delete from supabase_migrations.schema_migrations where version like '2099%'"
+            )
+
+
+def _edit_after_applying(database_url: str, tmp_path: Path) -> None:
     migration = tmp_path / "20990101000000_probe.sql"
     migration.write_text(
         "-- Two tables.\n"

@@ -11,13 +11,15 @@ import structlog
 from psycopg_pool import PoolTimeout
 
 from talia_core.repositories.errors import InvalidRecord, RecordNotFound, TextTooLong
+from talia_core.retries import Backoff
 from talia_voice.playback import BYTES_PER_MS, Playback
 
 log = structlog.stdlib.get_logger("talia.voice.transcript")
 
 Role = Literal["user", "assistant"]
 # A database hiccup should not lose a turn: a few retries, spaced out (seconds).
-RETRY_DELAYS = (0.2, 1.0, 3.0)
+# A database blip is ridden out for about 4 s: retries 0.25, 0.5, 1 and 2 s apart.
+STORE_BACKOFF = Backoff(attempts=5, first_wait=0.25, longest_wait=3.0)
 
 
 class TurnStore(Protocol):
@@ -170,21 +172,23 @@ class Transcript:
             await self._store_turn(turn, self._stored)
 
     async def _store_turn(self, turn: _Turn, sequence: int) -> None:
-        for delay in (*RETRY_DELAYS, None):
-            try:
-                await self._store.record_turn(
-                    call_sid=self._call_sid,
-                    sequence=sequence,
-                    role=turn.role,
-                    text=turn.text,
-                    metadata=turn.metadata,
-                )
-                return
-            except (InvalidRecord, RecordNotFound, TextTooLong) as exc:
-                log.warning("turn_not_stored", role=turn.role, error=type(exc).__name__)
-                return
-            except (psycopg.Error, PoolTimeout) as exc:
-                if delay is None:
-                    log.error("turn_not_stored", role=turn.role, error=type(exc).__name__)
-                    return
-                await asyncio.sleep(delay)
+        try:
+            await STORE_BACKOFF.call(
+                _database_blip,
+                "turn_store",
+                self._store.record_turn,
+                call_sid=self._call_sid,
+                sequence=sequence,
+                role=turn.role,
+                text=turn.text,
+                metadata=turn.metadata,
+            )
+        except (InvalidRecord, RecordNotFound, TextTooLong) as exc:
+            log.warning("turn_not_stored", role=turn.role, error=type(exc).__name__)
+        except (psycopg.Error, PoolTimeout) as exc:
+            log.error("turn_not_stored", role=turn.role, error=type(exc).__name__)
+
+
+def _database_blip(exc: BaseException) -> bool:
+    """A database failure another try may not meet (a refused turn is never retried)."""
+    return isinstance(exc, psycopg.Error | PoolTimeout)

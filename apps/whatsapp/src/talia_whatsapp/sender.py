@@ -7,8 +7,6 @@ messages Twilio holds for the person before anything is sent again.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,6 +18,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from talia_core.clients.twilio import TWILIO_TRANSPORT_ERRORS
+from talia_core.retries import Backoff
 from talia_core.tracing import span
 
 log = structlog.stdlib.get_logger("talia.whatsapp.sender")
@@ -27,7 +26,8 @@ log = structlog.stdlib.get_logger("talia.whatsapp.sender")
 # Twilio error codes (https://www.twilio.com/docs/api/errors).
 TOO_MANY_REQUESTS = 20429
 OUTSIDE_SESSION_WINDOW = 63016  # more than 24 h since the person last wrote
-RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)
+# Four retries, about 1, 2, 4 and 8 s apart.
+SEND_BACKOFF = Backoff(attempts=5, first_wait=1.0, longest_wait=8.0)
 # How many of the person's latest messages a reconciliation reads, and how far before the
 # send it looks (the two clocks, ours and Twilio's, may disagree a little).
 RECENT_MESSAGES = 50
@@ -61,6 +61,13 @@ class InDoubt:
     error: str
 
 
+def _safe_to_repeat(exc: BaseException) -> bool:
+    """Throttled by Twilio, or refused before anything was sent."""
+    if isinstance(exc, TwilioRestException):
+        return bool(exc.status == 429 or exc.code == TOO_MANY_REQUESTS)
+    return isinstance(exc, aiohttp.ClientConnectorError)
+
+
 class WhatsAppSender:
     """Creates messages from the configured sender (a number or a Messaging Service)."""
 
@@ -71,7 +78,7 @@ class WhatsAppSender:
         from_: str | None,
         messaging_service_sid: str | None,
         status_callback: str | None,
-        retry_delays: Sequence[float] = RETRY_DELAYS,
+        backoff: Backoff = SEND_BACKOFF,
     ) -> None:
         if not from_ and not messaging_service_sid:
             raise ValueError("a WhatsApp sender or a Messaging Service is required")
@@ -79,7 +86,7 @@ class WhatsAppSender:
         self._from = from_
         self._service = messaging_service_sid
         self._status_callback = status_callback
-        self._retry_delays = tuple(retry_delays)
+        self._backoff = backoff
 
     async def send(self, *, to: str, body: str) -> Sent | NotSent | InDoubt:
         """Send `body` to `to`; 429s and refused connections are retried with backoff."""
@@ -97,33 +104,27 @@ class WhatsAppSender:
             return outcome
 
     async def _send(self, *, to: str, body: str) -> Sent | NotSent | InDoubt:
-        for delay in (*self._retry_delays, None):
-            try:
-                message = await self._client.messages.create_async(
-                    to=to,
-                    body=body,
-                    from_=self._from or values.unset,
-                    messaging_service_sid=self._service or values.unset,
-                    status_callback=self._status_callback or values.unset,
-                )
-                return Sent(str(message.sid))
-            except TwilioRestException as exc:
-                if (exc.status == 429 or exc.code == TOO_MANY_REQUESTS) and delay is not None:
-                    log.info("twilio_throttled", retry_in=delay)
-                    await asyncio.sleep(delay)
-                    continue
-                log.warning("message_not_sent", status=exc.status, code=exc.code)
-                return NotSent(str(exc.code or exc.status), exc.status)
-            except aiohttp.ClientConnectorError:
-                # Refused before anything was sent: safe to try again.
-                if delay is None:
-                    return NotSent("unreachable")
-                await asyncio.sleep(delay)
-            except TWILIO_TRANSPORT_ERRORS as exc:
-                # The request may have reached Twilio: never sent again blindly.
-                log.warning("message_send_in_doubt", error=type(exc).__name__)
-                return InDoubt(type(exc).__name__)
-        return NotSent("unreachable")
+        try:
+            message = await self._backoff.call(
+                _safe_to_repeat,
+                "twilio_send",
+                self._client.messages.create_async,
+                to=to,
+                body=body,
+                from_=self._from or values.unset,
+                messaging_service_sid=self._service or values.unset,
+                status_callback=self._status_callback or values.unset,
+            )
+        except TwilioRestException as exc:
+            log.warning("message_not_sent", status=exc.status, code=exc.code)
+            return NotSent(str(exc.code or exc.status), exc.status)
+        except aiohttp.ClientConnectorError:
+            return NotSent("unreachable")
+        except TWILIO_TRANSPORT_ERRORS as exc:
+            # The request may have reached Twilio: never sent again blindly.
+            log.warning("message_send_in_doubt", error=type(exc).__name__)
+            return InDoubt(type(exc).__name__)
+        return Sent(str(message.sid))
 
     async def sent_like(self, *, to: str, body: str, since: datetime) -> list[str]:
         """SIDs of the messages Twilio took for `to` with this `body` since `since` (give or
