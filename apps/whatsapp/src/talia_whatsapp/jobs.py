@@ -25,7 +25,7 @@ from procrastinate import JobContext, PsycopgConnector, RetryStrategy
 from talia_core.db import RECONNECT_SECONDS, is_unreachable
 from talia_whatsapp.config import Settings
 from talia_whatsapp.metrics import ReplyMetrics
-from talia_whatsapp.store import REPLY_QUEUE, REPLY_TASK
+from talia_whatsapp.queue import REPLY_QUEUE, REPLY_TASK
 
 log = structlog.stdlib.get_logger("talia.whatsapp.jobs")
 

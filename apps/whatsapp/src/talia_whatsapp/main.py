@@ -18,6 +18,7 @@ from talia_core.state import CoreState
 from talia_whatsapp.config import Settings
 from talia_whatsapp.deps import WhatsAppState
 from talia_whatsapp.metrics import ReplyMetrics
+from talia_whatsapp.queue import queue_state
 from talia_whatsapp.router import router
 from talia_whatsapp.runtime import open_replies
 from talia_whatsapp.store import WhatsAppStore
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             async def refresh_metrics() -> None:
                 if worker is not None:
                     metrics.worker_working.set(1 if replies.worker.working else 0)
-                metrics.queue(await store.queue_state())
+                metrics.queue(await queue_state(core.pool))
 
             core.metrics_refreshers.append(refresh_metrics)
             try:

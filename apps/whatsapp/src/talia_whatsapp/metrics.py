@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from talia_core.ai.metrics import ModelMetrics
-from talia_whatsapp.store import QueueState
+from talia_whatsapp.queue import QueueState
 
 NO_ERROR = "none"
 

@@ -15,11 +15,8 @@ from talia_core.repositories.calls import fetch_row, fetch_rows
 from talia_core.repositories.mensajes import Mensaje
 from talia_core.tracing import remember_trace
 from talia_whatsapp.group_commit import GroupCommit
+from talia_whatsapp.queue import REPLY_QUEUE, REPLY_TASK
 from talia_whatsapp.schemas import InboundMessage
-
-# Procrastinate's names for the reply task and its queue.
-REPLY_TASK = "talia_whatsapp.reply"
-REPLY_QUEUE = "whatsapp"
 
 
 @dataclass(frozen=True)
@@ -57,16 +54,6 @@ class _InboundInBatch(InboundRecorded):
 @dataclass(frozen=True)
 class _Sid:
     sid: str
-
-
-@dataclass(frozen=True)
-class QueueState:
-    """The reply queue now: jobs waiting and running, and how long the oldest job past its
-    start time has waited (0 when none has)."""
-
-    waiting: int
-    running: int
-    oldest_due_seconds: float
 
 
 @dataclass(frozen=True)
@@ -207,21 +194,6 @@ class WhatsAppStore:
             _Sid,
         )
         return {row.sid for row in rows}
-
-    async def queue_state(self) -> QueueState:
-        """The reply queue, from procrastinate's job table (its active jobs only)."""
-        return await fetch_row(
-            self._pool,
-            "select count(*) filter (where status = 'todo') as waiting,"
-            " count(*) filter (where status = 'doing') as running,"
-            " coalesce(extract(epoch from now() - min(scheduled_at)"
-            "   filter (where status = 'todo' and scheduled_at <= now())), 0)::float8"
-            "   as oldest_due_seconds"
-            " from public.procrastinate_jobs"
-            " where queue_name = %s and status in ('todo', 'doing')",
-            (REPLY_QUEUE,),
-            QueueState,
-        )
 
     async def split(self, mensaje_id: int, parts: list[str]) -> list[Part]:
         """Store a reply as the parts that are sent one by one (idempotent)."""
