@@ -22,8 +22,20 @@ def _resolved(compose: dict[str, Any], name: str) -> dict[str, Any]:
     return service
 
 
-def test_one_service_per_app(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == set(PORTS)
+def test_one_service_per_app_and_the_one_shot_migration(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) == {*PORTS, "migrate"}
+
+
+def test_migrations_run_once_before_any_app_starts(compose: dict[str, Any]) -> None:
+    migrate = _resolved(compose, "migrate")
+
+    assert migrate["command"] == ["talia", "migrate"]
+    assert migrate["restart"] == "no"
+    assert migrate["env_file"] == "../.env"
+    assert (REPO / migrate["build"]["dockerfile"]).is_file()
+    for name in PORTS:
+        depends = _resolved(compose, name)["depends_on"]
+        assert depends == {"migrate": {"condition": "service_completed_successfully"}}
 
 
 @pytest.mark.parametrize(("name", "port"), PORTS.items())

@@ -3,11 +3,13 @@
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from talia_core.size_limits import MAX_WEBSOCKET_MESSAGE_BYTES
+from talia_testkit.processes import clean_environment
 
 REPO = Path(__file__).resolve().parents[1]
 APPS = ("whatsapp", "webchat", "voice")
@@ -89,3 +91,40 @@ def test_images_leave_forwarded_headers_to_the_app(app: str) -> None:
     # uvicorn with --forwarded-allow-ips "*" took the client-written leftmost address.
     assert "--forwarded-allow-ips" not in dockerfile
     assert '"--no-proxy-headers"' in dockerfile
+
+
+def test_talia_migrate_runs_where_only_the_core_is_installed(
+    tmp_path: Path, database_url: str
+) -> None:
+    # As in an image: talia-core and its locked dependencies, no test kit, no checkout tools.
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is not on PATH")
+    requirements = tmp_path / "requirements.txt"
+    venv = tmp_path / "venv"
+    for command in (
+        [uv, "export", "--frozen", "--no-dev", "--no-hashes", "--no-editable",
+         "--package", "talia-core", "--output-file", str(requirements)],
+        [uv, "venv", "--quiet", "--python", sys.executable, str(venv)],
+        [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
+         "-r", str(requirements)],
+    ):  # fmt: skip
+        subprocess.run(command, cwd=REPO, check=True, capture_output=True)  # noqa: S603
+
+    def talia(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: S603  # the venv's own command
+            [str(venv / "bin" / "talia"), *args],
+            cwd=tmp_path,
+            env=clean_environment({"DATABASE_URL": database_url}),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    migrated = talia("migrate", "--migrations", str(REPO / "supabase" / "migrations"))
+    development = talia("dev")
+
+    assert (migrated.returncode, migrated.stdout) == (0, "database is up to date\n")
+    assert not list(venv.glob("lib/python*/site-packages/talia_testkit"))
+    assert development.returncode == 2  # not a command there: `dev` is the checkout's
+    assert "invalid choice: 'dev'" in development.stderr

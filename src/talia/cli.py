@@ -1,24 +1,25 @@
-"""`talia`: run TalIA locally (`dev`) and manage its database (`migrate`, `db`)."""
+"""What a checkout adds to the `talia` command: `dev`, `db`, `assistants`, and `migrate` of
+the local database when `DATABASE_URL` is unset (entry point `talia.commands`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from talia.paths import LOCAL_DATA_DIR
 from talia.schema.build import SchemaError
 from talia.schema.compare import CannotWrite
 from talia_core.assistants.profile import ProfileError
-from talia_core.config import ConfigError, LoggingSettings, load_settings
+from talia_core.cli import MIGRATIONS, Handler, report_migrations
+from talia_core.cli import main as talia_main
+from talia_core.config import LoggingSettings, load_settings
 from talia_core.logging import configure_logging
-from talia_core.migrations import MigrationError
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="talia", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def register(commands: Any) -> dict[str, Handler]:
+    """Add the development commands to `talia`'s parser; their handlers."""
     dev = commands.add_parser(
         "dev", help="run the three apps on 8001-8003 over a local database until Ctrl-C"
     )
@@ -34,10 +35,6 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         default=LOCAL_DATA_DIR,
         help="where the embedded PostgreSQL keeps its data (default: .talia/)",
-    )
-
-    commands.add_parser(
-        "migrate", help="apply pending supabase/migrations to DATABASE_URL (or the local database)"
     )
 
     database = commands.add_parser(
@@ -59,7 +56,32 @@ def _parser() -> argparse.ArgumentParser:
     exporting = assistants.add_parser("export", help="print a stored profile as YAML")
     exporting.add_argument("key")
     assistants.add_parser("list", help="list stored profiles")
-    return parser
+    return {
+        "dev": _explained(_dev),
+        "migrate": _explained(_migrate),
+        "db": _explained(_db),
+        "assistants": _explained(_assistants),
+    }
+
+
+def _explained(handler: Handler) -> Handler:
+    """`handler`, its errors told in one line each (no traceback)."""
+
+    def run(args: argparse.Namespace) -> None:
+        try:
+            handler(args)
+        except (SchemaError, CannotWrite) as exc:
+            sys.exit(f"talia db {args.action}: {exc}")
+        except ProfileError as exc:
+            sys.exit(f"talia: invalid assistant profile: {exc}")
+
+    return run
+
+
+def _dev(args: argparse.Namespace) -> None:
+    from talia.dev import run_dev
+
+    run_dev(host=args.host, base_port=args.base_port, data_dir=args.data_dir)
 
 
 def _assistants(args: argparse.Namespace) -> None:
@@ -107,41 +129,18 @@ def _db(args: argparse.Namespace) -> None:
         print(f"wrote {written.relative_to(MIGRATIONS_DIR.parents[1])}")
 
 
-def _migrate() -> None:
+def _migrate(args: argparse.Namespace) -> None:
+    """The image's `talia migrate`, on the embedded database when `DATABASE_URL` is unset."""
     from talia.database import local_or_configured_database
     from talia.paths import MIGRATIONS_DIR
     from talia_core.migrations import migrate
 
     configure_logging(load_settings(LoggingSettings))
+    directory = MIGRATIONS_DIR if args.migrations == MIGRATIONS else args.migrations
     with local_or_configured_database(LOCAL_DATA_DIR) as database:
-        applied = migrate(database.url, MIGRATIONS_DIR)
-    for migration in applied:
-        print(f"applied {migration.path.name}")
-    if not applied:
-        print("database is up to date")
+        report_migrations(migrate(database.url, directory))
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the `talia` command."""
-    args = _parser().parse_args(argv)
-    try:
-        if args.command == "dev":
-            from talia.dev import run_dev
-
-            run_dev(host=args.host, base_port=args.base_port, data_dir=args.data_dir)
-        elif args.command == "migrate":
-            _migrate()
-        elif args.command == "assistants":
-            _assistants(args)
-        elif args.command == "db":
-            _db(args)
-    except ConfigError as exc:
-        sys.exit(f"talia: configuration error: {exc}")
-    except MigrationError as exc:
-        sys.exit(f"talia: migration failed: {exc}")
-    except (SchemaError, CannotWrite) as exc:
-        sys.exit(f"talia db {args.action}: {exc}")
-    except ProfileError as exc:
-        sys.exit(f"talia: invalid assistant profile: {exc}")
-    except KeyboardInterrupt:
-        sys.exit(130)
+    """The `talia` command (the same as the installed one)."""
+    talia_main(argv)
