@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from talia_voice.deps import VoiceState
+from talia_voice.state import VoiceState
 
 log = structlog.stdlib.get_logger("talia.voice.drain")
 

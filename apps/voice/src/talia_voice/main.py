@@ -19,9 +19,9 @@ from talia_core.state import CoreState
 from talia_voice.call_control import CallControl
 from talia_voice.calls import CallsRepository
 from talia_voice.config import Settings
-from talia_voice.deps import VoiceState
 from talia_voice.drain import CallDrain
 from talia_voice.router import router
+from talia_voice.state import VoiceState
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
