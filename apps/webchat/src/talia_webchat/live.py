@@ -11,9 +11,9 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from uuid import UUID
 
-from talia_core.ai.events import EngineEvent
+from talia_webchat.service import ExchangeEvent
 
-Listener = Callable[[EngineEvent], Awaitable[None]]
+Listener = Callable[[ExchangeEvent], Awaitable[None]]
 
 
 class LiveReplies:
@@ -23,7 +23,7 @@ class LiveReplies:
         self._running: dict[UUID, set[asyncio.Task[None]]] = defaultdict(set)
 
     def start(
-        self, conversacion_id: UUID, events: AsyncIterator[EngineEvent], listener: Listener
+        self, conversacion_id: UUID, events: AsyncIterator[ExchangeEvent], listener: Listener
     ) -> asyncio.Task[None]:
         """Consume `events` to the end, passing each to `listener` while it can take them."""
         task = asyncio.create_task(self._run(events, listener))
@@ -51,7 +51,7 @@ class LiveReplies:
             await asyncio.wait(tasks, timeout=grace_seconds)
 
     @staticmethod
-    async def _run(events: AsyncIterator[EngineEvent], listener: Listener) -> None:
+    async def _run(events: AsyncIterator[ExchangeEvent], listener: Listener) -> None:
         listening = True
         async for event in events:
             if listening:

@@ -35,7 +35,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.webchat = state = WebchatState(
             settings=settings,
-            service=WebchatService(pool=core.pool, engine=engine, assistant=settings.app.assistant),
+            service=WebchatService(
+                pool=core.pool,
+                engine=engine,
+                assistant=settings.app.assistant,
+                max_text_chars=settings.webchat.max_text_chars,
+            ),
             tokens=SessionTokens(
                 settings.webchat.session_secret, ttl_seconds=settings.webchat.session_ttl_seconds
             ),

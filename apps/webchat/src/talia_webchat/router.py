@@ -11,8 +11,7 @@ from importlib import resources
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
-from talia_core.ai.events import ReplyFinished, TextDelta
-from talia_core.errors import NotFound, PayloadTooLarge
+from talia_core.ai.events import TextDelta
 from talia_core.openapi import EVERY_ENDPOINT, errors
 from talia_webchat.deps import (
     AllowedOrigin,
@@ -29,6 +28,7 @@ from talia_webchat.schemas import (
     ReplyOut,
     SessionCreated,
 )
+from talia_webchat.service import ExchangeEvent, ReplyDone
 from talia_webchat.ws import router as socket_router
 
 router = APIRouter(prefix="/api/webchat", tags=["webchat"], responses=EVERY_ENDPOINT)
@@ -66,32 +66,23 @@ async def post_message(
     body: MessageIn, request: Request, session: Session, state: State
 ) -> ExchangeOut | StreamingResponse:
     """Store the visitor message (once per client_message_id) and answer it."""
-    limit = state.settings.webchat.max_text_chars
-    if len(body.text) > limit:
-        raise PayloadTooLarge(f"The text has {len(body.text)} characters; the limit is {limit}.")
-    await state.service.require_conversation(session.conversacion_id)
-    message = await state.service.record_message(
+    exchange = await state.service.exchange(
         conversacion_id=session.conversacion_id,
         client_message_id=body.client_message_id,
         text=body.text,
     )
-    stored = await state.service.get_message(message.mensaje_id)
-    if stored is None:  # the contact was forgotten between the two calls
-        raise NotFound("This conversation no longer exists.")
-    events = state.service.reply(
-        conversacion_id=session.conversacion_id, message=message, text=stored.contenido or ""
-    )
+    message = MessageOut.from_row(exchange.message)
     if "text/event-stream" in request.headers.get("accept", ""):
         return StreamingResponse(
-            _server_sent_events(MessageOut.from_row(stored), events, state),
+            _server_sent_events(message, exchange.reply),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
     reply = ReplyOut(message=None)
-    async for event in events:
-        if isinstance(event, ReplyFinished):
-            reply = await _reply_out(event, state)
-    return ExchangeOut(message=MessageOut.from_row(stored), reply=reply)
+    async for event in exchange.reply:
+        if isinstance(event, ReplyDone):
+            reply = ReplyOut.from_done(event)
+    return ExchangeOut(message=message, reply=reply)
 
 
 @router.get("/messages", dependencies=limited_by_ip, responses=errors(401, 404, 422, 429))
@@ -104,30 +95,19 @@ async def list_messages(
     return HistoryOut(messages=[MessageOut.from_row(row) for row in rows])
 
 
-async def _reply_out(event: ReplyFinished, state: State) -> ReplyOut:
-    stored = await state.service.get_message(event.message_id) if event.message_id else None
-    return ReplyOut(
-        message=MessageOut.from_row(stored) if stored else None,
-        fallback=event.fallback,
-        handed_off=event.handed_off,
-        notice=event.notice,
-    )
-
-
 def _sse(event: str, data: object) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n".encode()
 
 
 async def _server_sent_events(
-    message: MessageOut, events: AsyncIterator[TextDelta | ReplyFinished], state: State
+    message: MessageOut, events: AsyncIterator[ExchangeEvent]
 ) -> AsyncIterator[bytes]:
     yield _sse("ack", message.model_dump(mode="json"))
     async for event in events:
         if isinstance(event, TextDelta):
             yield _sse("delta", {"text": event.text})
         else:
-            reply = await _reply_out(event, state)
-            yield _sse("done", reply.model_dump(mode="json"))
+            yield _sse("done", ReplyOut.from_done(event).model_dump(mode="json"))
 
 
 @router.get("/widget.js", include_in_schema=False)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from talia_core.repositories.mensajes import Mensaje
 from talia_core.text import clean_text
+from talia_webchat.service import ReplyDone
 
 
 class SessionCreated(BaseModel):
@@ -66,6 +67,16 @@ class ReplyOut(BaseModel):
     fallback: bool = False
     handed_off: bool = False
     notice: str | None = None
+
+    @classmethod
+    def from_done(cls, done: ReplyDone) -> ReplyOut:
+        """The body for a finished reply."""
+        return cls(
+            message=MessageOut.from_row(done.message) if done.message else None,
+            fallback=done.fallback,
+            handed_off=done.handed_off,
+            notice=done.notice,
+        )
 
 
 class ExchangeOut(BaseModel):

@@ -4,25 +4,61 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from uuid import UUID
 
 from psycopg_pool import AsyncConnectionPool
 
 from talia_core.ai.engine import TextEngine, UserTurn
-from talia_core.ai.events import EngineEvent, ReplyFinished
-from talia_core.errors import NotFound
+from talia_core.ai.events import ReplyFinished, TextDelta
+from talia_core.errors import NotFound, PayloadTooLarge
 from talia_core.repositories.conversaciones import ConversacionAbierta, ConversacionesRepository
+from talia_core.repositories.errors import RecordNotFound
 from talia_core.repositories.mensajes import Mensaje, MensajesRepository, WebchatRegistrado
+
+
+@dataclass(frozen=True)
+class ReplyDone:
+    """The end of a reply: the stored reply (None when there is none, e.g. after a handoff)
+    and how it came about."""
+
+    message: Mensaje | None
+    fallback: bool = False
+    handed_off: bool = False
+    notice: str | None = None
+
+
+ExchangeEvent = TextDelta | ReplyDone
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """A visitor's message as stored, and the reply to it as it comes."""
+
+    message: Mensaje
+    reply: AsyncIterator[ExchangeEvent]
+
+
+def _gone() -> NotFound:
+    return NotFound("This conversation no longer exists.")
 
 
 class WebchatService:
     """What the webchat endpoints do, independent of HTTP."""
 
-    def __init__(self, *, pool: AsyncConnectionPool, engine: TextEngine, assistant: str) -> None:
+    def __init__(
+        self,
+        *,
+        pool: AsyncConnectionPool,
+        engine: TextEngine,
+        assistant: str,
+        max_text_chars: int,
+    ) -> None:
         self._conversaciones = ConversacionesRepository(pool)
         self._mensajes = MensajesRepository(pool)
         self._engine = engine
         self._assistant = assistant
+        self._max_text_chars = max_text_chars
 
     async def open_session(self) -> ConversacionAbierta:
         """A new anonymous visitor and their conversation."""
@@ -33,24 +69,40 @@ class WebchatService:
     async def require_conversation(self, conversacion_id: UUID) -> None:
         """404 when the token's conversation no longer exists (e.g. forgotten)."""
         if await self._conversaciones.get(conversacion_id) is None:
-            raise NotFound("This conversation no longer exists.")
+            raise _gone()
 
-    async def record_message(
+    async def exchange(
         self, *, conversacion_id: UUID, client_message_id: str, text: str
-    ) -> WebchatRegistrado:
-        """Store the visitor message once, however often it is sent."""
-        return await self._mensajes.record_webchat(
-            conversacion_id=conversacion_id, client_message_id=client_message_id, contenido=text
-        )
+    ) -> Exchange:
+        """Store the visitor's message (once, however often it is sent) and start its reply:
+        the stored reply for a retry, else a new one from the text engine.
 
-    async def reply(
-        self, *, conversacion_id: UUID, message: WebchatRegistrado, text: str
-    ) -> AsyncIterator[EngineEvent]:
-        """The reply to a stored message: the stored one for a retry, else a new one."""
+        REST, server-sent events and the WebSocket all go through here.
+        """
+        if len(text) > self._max_text_chars:
+            raise PayloadTooLarge(
+                f"The text has {len(text)} characters; the limit is {self._max_text_chars}."
+            )
+        try:
+            recorded = await self._mensajes.record_webchat(
+                conversacion_id=conversacion_id,
+                client_message_id=client_message_id,
+                contenido=text,
+            )
+        except RecordNotFound:
+            raise _gone() from None
+        stored = await self._mensajes.get(recorded.mensaje_id)
+        if stored is None:  # the contact was forgotten between the two calls
+            raise _gone()
+        return Exchange(stored, self._reply(conversacion_id, recorded, stored.contenido or ""))
+
+    async def _reply(
+        self, conversacion_id: UUID, message: WebchatRegistrado, text: str
+    ) -> AsyncIterator[ExchangeEvent]:
         if message.repetido and message.respuesta_id is not None:
             stored = await self._mensajes.get(message.respuesta_id)
             if stored is not None:
-                yield ReplyFinished(text=stored.contenido or "", message_id=stored.mensaje_id)
+                yield ReplyDone(stored)
                 return
         turn = UserTurn(
             conversacion_id=conversacion_id,
@@ -59,11 +111,11 @@ class WebchatService:
             idempotency_key=f"webchat-reply:{message.mensaje_id}",
         )
         async for event in self._engine.reply(turn):
-            yield event
-
-    async def get_message(self, mensaje_id: int) -> Mensaje | None:
-        """A stored message by id."""
-        return await self._mensajes.get(mensaje_id)
+            if isinstance(event, TextDelta):
+                yield event
+            elif isinstance(event, ReplyFinished):
+                reply = await self._mensajes.get(event.message_id) if event.message_id else None
+                yield ReplyDone(reply, event.fallback, event.handed_off, event.notice)
 
     async def history(self, conversacion_id: UUID, *, after: int | None) -> list[Mensaje]:
         """The conversation's messages after a message id, in order."""

@@ -10,10 +10,11 @@ import structlog
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
-from talia_core.ai.events import EngineEvent, ReplyFinished, TextDelta
+from talia_core.ai.events import TextDelta
 from talia_core.errors import TaliaError
 from talia_webchat.deps import WebchatState, get_state
-from talia_webchat.schemas import MessageIn, MessageOut
+from talia_webchat.schemas import MessageIn, MessageOut, ReplyOut
+from talia_webchat.service import ExchangeEvent
 from talia_webchat.tokens import SessionClaims
 
 router = APIRouter()
@@ -98,48 +99,26 @@ class _Socket:
                 "validation_error", f"Invalid message frame: {exc.error_count()} errors"
             )
             return
-        limit = self.state.settings.webchat.max_text_chars
-        if len(incoming.text) > limit:
-            await self.error("payload_too_large", f"The text is over {limit} characters.")
-            return
         try:
             self.state.limits.session_messages.check(str(self.conversacion_id))
+            exchange = await self.state.service.exchange(
+                conversacion_id=self.conversacion_id,
+                client_message_id=incoming.client_message_id,
+                text=incoming.text,
+            )
         except TaliaError as exc:
             await self.error(exc.code, exc.message, retry_after=exc.headers.get("Retry-After"))
             return
-        message = await self.state.service.record_message(
-            conversacion_id=self.conversacion_id,
-            client_message_id=incoming.client_message_id,
-            text=incoming.text,
-        )
-        stored = await self.state.service.get_message(message.mensaje_id)
-        if stored is None:
-            await self.error("not_found", "This conversation no longer exists.")
-            return
-        await self.send(
-            {"type": "ack", "message": MessageOut.from_row(stored).model_dump(mode="json")}
-        )
+        message = MessageOut.from_row(exchange.message)
+        await self.send({"type": "ack", "message": message.model_dump(mode="json")})
         await self.send({"type": "typing"})
-        events = self.state.service.reply(
-            conversacion_id=self.conversacion_id, message=message, text=stored.contenido or ""
-        )
-        self.state.live.start(self.conversacion_id, events, self.forward)
+        self.state.live.start(self.conversacion_id, exchange.reply, self.forward)
 
-    async def forward(self, event: EngineEvent) -> None:
+    async def forward(self, event: ExchangeEvent) -> None:
         if isinstance(event, TextDelta):
             await self.send({"type": "delta", "text": event.text})
-            return
-        assert isinstance(event, ReplyFinished)
-        reply = await self.state.service.get_message(event.message_id) if event.message_id else None
-        await self.send(
-            {
-                "type": "done",
-                "message": MessageOut.from_row(reply).model_dump(mode="json") if reply else None,
-                "fallback": event.fallback,
-                "handed_off": event.handed_off,
-                "notice": event.notice,
-            }
-        )
+        else:
+            await self.send({"type": "done", **ReplyOut.from_done(event).model_dump(mode="json")})
 
 
 async def _authenticate(
