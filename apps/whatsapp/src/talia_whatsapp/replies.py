@@ -209,7 +209,9 @@ class ReplyService:
             reply_to=turn.last.mensaje_id,
             idempotency_key=key,
         )
-        async for event in self._engine.reply(user_turn):
+        async for event in self._engine.reply(
+            user_turn, conversation=conversation, profile=profile
+        ):
             if isinstance(event, ReplyFinished):
                 finished = event
         if finished is None or finished.message_id is None or not finished.text:

@@ -68,13 +68,25 @@ class TextEngine:
         self._max_tool_rounds = max_tool_rounds
         self._metrics = metrics or ModelMetrics()
 
-    async def reply(self, turn: UserTurn) -> AsyncIterator[EngineEvent]:
-        """Stream the reply to `turn` as deltas, then one `ReplyFinished` (stored)."""
-        conversation = await self._conversaciones.get(turn.conversacion_id)
+    async def reply(
+        self,
+        turn: UserTurn,
+        *,
+        conversation: Conversacion | None = None,
+        profile: AssistantProfile | None = None,
+    ) -> AsyncIterator[EngineEvent]:
+        """Stream the reply to `turn` as deltas, then one `ReplyFinished` (stored).
+
+        A caller that has just read the conversation and its channel's profile passes them,
+        and they are not read again.
+        """
         if conversation is None:
-            raise LookupError(f"conversation {turn.conversacion_id} does not exist")
-        profile = await self._registry.get(conversation.asistente_clave)
-        profile = profile.for_channel(conversation.canal)
+            conversation = await self._conversaciones.get(turn.conversacion_id)
+            if conversation is None:
+                raise LookupError(f"conversation {turn.conversacion_id} does not exist")
+        if profile is None:
+            profile = await self._registry.get(conversation.asistente_clave)
+            profile = profile.for_channel(conversation.canal)
         if conversation.estado == "handoff":
             notice = profile.fallback.handoff
             yield ReplyFinished(text="", message_id=None, handed_off=True, notice=notice)
