@@ -14,10 +14,10 @@ from talia_core.config import settings_or_exit
 from talia_core.repositories.contactos import ContactosRepository
 from talia_core.repositories.conversaciones import ConversacionesRepository
 from talia_core.repositories.eventos import EventosRepository
+from talia_core.repositories.llamadas import LlamadasRepository
 from talia_core.security import TwilioSignatureVerifier
 from talia_core.state import CoreState
 from talia_voice.call_control import CallControl
-from talia_voice.calls import CallsRepository
 from talia_voice.config import Settings
 from talia_voice.drain import CallDrain
 from talia_voice.router import router
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings=settings,
             openai=client,
             registry=AssistantRegistry(core.pool),
-            calls=CallsRepository(core.pool),
+            calls=LlamadasRepository(core.pool),
             conversaciones=conversaciones,
             eventos=EventosRepository(core.pool),
             tool_runner=ToolRunner(ContactosRepository(core.pool), conversaciones),

@@ -11,11 +11,11 @@ from talia_core.ai.tools import ToolRunner
 from talia_core.assistants.registry import AssistantRegistry
 from talia_core.repositories.conversaciones import ConversacionesRepository
 from talia_core.repositories.eventos import EventosRepository
+from talia_core.repositories.llamadas import LlamadasRepository
 from talia_core.security import TwilioSignatureVerifier
 from talia_core.state import CoreState
 from talia_voice.bridge import CallBridge
 from talia_voice.call_control import CallControl
-from talia_voice.calls import CallsRepository
 from talia_voice.config import Settings
 from talia_voice.metrics import CallMetrics
 
@@ -27,7 +27,7 @@ class VoiceState:
     settings: Settings
     openai: AsyncOpenAI
     registry: AssistantRegistry
-    calls: CallsRepository
+    calls: LlamadasRepository
     conversaciones: ConversacionesRepository
     eventos: EventosRepository
     tool_runner: ToolRunner

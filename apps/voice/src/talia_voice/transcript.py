@@ -23,7 +23,7 @@ STORE_BACKOFF = Backoff(attempts=5, first_wait=0.25, longest_wait=3.0)
 
 
 class TurnStore(Protocol):
-    """Where turns go (`CallsRepository.record_turn`)."""
+    """Where turns go (`LlamadasRepository.record_turn`)."""
 
     async def record_turn(
         self,

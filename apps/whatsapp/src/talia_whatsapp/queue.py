@@ -17,7 +17,7 @@ from uuid import UUID
 
 from psycopg_pool import AsyncConnectionPool
 
-from talia_core.repositories.calls import fetch_row
+from talia_core.repositories.sql import fetch_row
 
 # Procrastinate's names for the reply task and its queue.
 REPLY_TASK: Final = "talia_whatsapp.reply"

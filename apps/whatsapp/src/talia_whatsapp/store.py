@@ -11,8 +11,8 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from talia_core.db import is_unreachable
-from talia_core.repositories.calls import fetch_row, fetch_rows
 from talia_core.repositories.mensajes import Mensaje
+from talia_core.repositories.sql import fetch_row, fetch_rows
 from talia_core.tracing import remember_trace
 from talia_whatsapp.group_commit import GroupCommit
 from talia_whatsapp.queue import REPLY_QUEUE, REPLY_TASK

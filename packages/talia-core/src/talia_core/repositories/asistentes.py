@@ -9,7 +9,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from talia_core.repositories.calls import fetch_rows, fetch_value
+from talia_core.repositories.sql import fetch_rows, fetch_value
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from psycopg_pool import AsyncConnectionPool
 
-from talia_core.repositories.calls import fetch_row, fetch_rows, fetch_value
+from talia_core.repositories.sql import fetch_row, fetch_rows, fetch_value
 
 
 @dataclass(frozen=True)

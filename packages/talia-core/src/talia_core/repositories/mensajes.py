@@ -10,7 +10,7 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from talia_core.repositories.calls import fetch_row, fetch_rows
+from talia_core.repositories.sql import fetch_row, fetch_rows
 
 
 @dataclass(frozen=True)

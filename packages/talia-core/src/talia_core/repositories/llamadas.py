@@ -1,4 +1,4 @@
-"""Calls in the database: registered from /incoming, a one-time stream token, turns, the end."""
+"""Phone calls: registered from /incoming with a one-time stream token, their turns, their end."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from talia_core.repositories.calls import fetch_row, fetch_value
+from talia_core.repositories.sql import fetch_row, fetch_value
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,8 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class CallsRepository:
-    """The voice channel's writes that the shared repositories do not cover."""
+class LlamadasRepository:
+    """A call is a conversation on the voice channel, with a stream token and `call_*` events."""
 
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
