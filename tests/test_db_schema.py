@@ -143,11 +143,23 @@ def test_edits_of_every_kind_are_written_and_leave_nothing_to_differ(
         "alter table public.etiquetas enable row level security;\n",
     )
 
+    # A function whose result type changes is dropped and created again, grants and all.
+    _edit(
+        schemas / "20_conversations.sql",
+        "  p_openai_conversation_id text\n) returns text",
+        "  p_openai_conversation_id text\n) returns varchar",
+    )
+
     written = write_migration("several_edits", migrations, schemas, scratch=scratch)
 
     assert written is not None
     statements = written.read_text()
     assert "drop function public.registrar_evento(" in statements
+    assert "drop function public.asignar_openai_conversation(uuid,text);" in statements
+    assert (
+        "grant execute on function public.asignar_openai_conversation(uuid,text) to service_role;"
+        in statements
+    )
     assert "alter table public.contactos alter column notas set default ''::text;" in statements
     assert "alter table public.contactos alter column notas set not null;" in statements
     assert re.search(r"create table public\.etiquetas \(\n  contacto_id uuid not null", statements)

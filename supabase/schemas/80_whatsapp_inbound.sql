@@ -27,6 +27,8 @@ create or replace function public.registrar_entrante_whatsapp(
   conversacion_id uuid,
   contacto_id uuid,
   repetido boolean,
+  estado_conversacion text,
+  opt_out boolean,
   encolado boolean
 )
 language plpgsql set search_path = public, pg_catalog
@@ -59,7 +61,8 @@ begin
     v_encolado := true;
   end if;
   return query select v_entrante.mensaje_id, v_entrante.conversacion_id,
-    v_entrante.contacto_id, v_entrante.repetido, v_encolado;
+    v_entrante.contacto_id, v_entrante.repetido, v_entrante.estado_conversacion::text,
+    v_entrante.opt_out, v_encolado;
 end
 $$;
 
@@ -91,6 +94,8 @@ create function public.registrar_entrantes_whatsapp(
   conversacion_id uuid,
   contacto_id uuid,
   repetido boolean,
+  estado_conversacion text,
+  opt_out boolean,
   encolado boolean
 )
 language plpgsql set search_path = public, pg_catalog

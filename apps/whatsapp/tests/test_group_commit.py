@@ -9,8 +9,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from talia_core.db import connection_options
 from talia_core.repositories.errors import TextTooLong
+from talia_core.repositories.mensajes import EntranteRegistrado
 from talia_whatsapp.schemas import InboundMessage
-from talia_whatsapp.store import InboundRecorded, WhatsAppStore
+from talia_whatsapp.store import WhatsAppStore
 
 from .whatsapp_kit import save_profile
 
@@ -27,7 +28,7 @@ def inbound(sid: str, sender: str, text: str = "hola") -> InboundMessage:
     )
 
 
-async def record(store: WhatsAppStore, message: InboundMessage) -> InboundRecorded:
+async def record(store: WhatsAppStore, message: InboundMessage) -> EntranteRegistrado:
     return await store.record_inbound(message, assistant="default", debounce_ms=500)
 
 
@@ -81,7 +82,7 @@ async def test_a_bad_message_fails_alone(
     )
 
     assert isinstance(results[2], TextTooLong)
-    assert all(isinstance(r, InboundRecorded) for i, r in enumerate(results) if i != 2)
+    assert all(isinstance(r, EntranteRegistrado) for i, r in enumerate(results) if i != 2)
     stored = await rows(db_pool, "select proveedor_id from public.mensajes order by 1")
     assert stored == sorted((m.message_sid,) for m in good)
 

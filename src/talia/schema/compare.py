@@ -70,15 +70,21 @@ def migration_sql(current: Catalog, wanted: Catalog) -> str:
         if obj.table in created_tables and obj.kind in {"column", "constraint"}:
             by_table.setdefault(obj.table, []).append(obj)
     unwritable: list[str] = []
+    recreated: set[str] = set()  # functions dropped and created again lose their grants
     for key, obj in sorted(wanted.items(), key=lambda item: item[1].order):
         if obj.table in created_tables and obj.kind in {"column", "constraint"}:
             continue  # written inside its `create table`
-        if key not in current:
-            if obj.kind == "table":
-                statements.append(_create_table(obj, by_table.get(obj.name, [])))
-            elif obj.create:
-                statements.append(obj.create)
+        if obj.kind == "grant" and obj.name.split(" ", 1)[1] in recreated:
+            statements.append(obj.create)
+        elif key not in current:
+            statements.append(
+                _create_table(obj, by_table.get(obj.name, []))
+                if obj.kind == "table"
+                else obj.create
+            )
         elif current[key].fingerprint != obj.fingerprint:
+            if obj.kind == "function" and _recreates(current[key], obj):
+                recreated.add(obj.name)
             change = _change(current[key], obj)
             if change is None:
                 unwritable.append(f"{obj.kind} {obj.name}")
@@ -86,7 +92,8 @@ def migration_sql(current: Catalog, wanted: Catalog) -> str:
                 statements.append(change)
     if unwritable:
         raise CannotWrite(", ".join(unwritable))
-    return "\n\n".join(statements) + "\n" if statements else ""
+    written = [statement for statement in statements if statement]
+    return "\n\n".join(written) + "\n" if written else ""
 
 
 def _still_exists(obj: DbObject, wanted: Catalog) -> bool:
@@ -132,14 +139,16 @@ def _change(old: DbObject, new: DbObject) -> str | None:
     return change(old, new) if change else None
 
 
+def _recreates(old: DbObject, new: DbObject) -> bool:
+    """Whether a changed function must be dropped and created again: `create or replace`
+    cannot change what it returns, nor its arguments' names."""
+    old_head = _FUNCTION_HEAD.search(old.definition)
+    new_head = _FUNCTION_HEAD.search(new.definition)
+    return not (old_head and new_head and old_head.group(1) == new_head.group(1))
+
+
 def _replace_function(old: DbObject, new: DbObject) -> str:
-    old_head, new_head = (
-        _FUNCTION_HEAD.search(old.definition),
-        _FUNCTION_HEAD.search(new.definition),
-    )
-    if old_head and new_head and old_head.group(1) == new_head.group(1):
-        return new.create
-    return f"{old.drop}\n{new.create}"  # `create or replace` cannot change what it returns
+    return f"{old.drop}\n{new.create}" if _recreates(old, new) else new.create
 
 
 def _regrant(old: DbObject, new: DbObject) -> str:

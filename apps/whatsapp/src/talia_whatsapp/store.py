@@ -11,23 +11,12 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from talia_core.db import is_unreachable
-from talia_core.repositories.mensajes import Mensaje
+from talia_core.repositories.mensajes import EntranteRegistrado, Mensaje
 from talia_core.repositories.sql import fetch_row, fetch_rows
 from talia_core.tracing import remember_trace
 from talia_whatsapp.group_commit import GroupCommit
 from talia_whatsapp.queue import REPLY_QUEUE, REPLY_TASK
 from talia_whatsapp.schemas import InboundMessage
-
-
-@dataclass(frozen=True)
-class InboundRecorded:
-    """An inbound message as stored; `encolado` when a reply job waits for it."""
-
-    mensaje_id: int
-    conversacion_id: UUID
-    contacto_id: UUID
-    repetido: bool
-    encolado: bool
 
 
 @dataclass(frozen=True)
@@ -47,8 +36,8 @@ class _Inbound:
 
 
 @dataclass(frozen=True)
-class _InboundInBatch(InboundRecorded):
-    orden: int  # the call's place in the batch
+class _InboundInBatch(EntranteRegistrado):
+    orden: int = 0  # the call's place in the batch
 
 
 @dataclass(frozen=True)
@@ -86,7 +75,7 @@ class WhatsAppStore:
         assistant: str,
         debounce_ms: int,
         answer: bool = True,
-    ) -> InboundRecorded:
+    ) -> EntranteRegistrado:
         """Store the message and, if the assistant should answer, queue its reply job.
 
         Messages that arrive together are written in one transaction (group commit).
@@ -111,7 +100,7 @@ class WhatsAppStore:
         """Return once every message handed to `record_inbound` is written."""
         await self._inbound.wait_idle()
 
-    async def _record_one(self, call: _Inbound) -> InboundRecorded:
+    async def _record_one(self, call: _Inbound) -> EntranteRegistrado:
         return await fetch_row(
             self._pool,
             "select * from public.registrar_entrante_whatsapp("
@@ -130,7 +119,7 @@ class WhatsAppStore:
                 call.espera_ms,
                 call.encolar,
             ),
-            InboundRecorded,
+            EntranteRegistrado,
         )
 
     async def _record_many(self, calls: Sequence[_Inbound]) -> list[_InboundInBatch]:
@@ -221,5 +210,5 @@ class WhatsAppStore:
                 REPLY_TASK,
                 REPLY_QUEUE,
             ),
-            InboundRecorded,
+            EntranteRegistrado,
         )

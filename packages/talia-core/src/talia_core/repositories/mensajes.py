@@ -37,7 +37,8 @@ class Mensaje:
 
 @dataclass(frozen=True)
 class EntranteRegistrado:
-    """An inbound message as recorded; `repetido` when its provider id was seen before."""
+    """An inbound message as recorded; `repetido` when its provider id was seen before,
+    `encolado` when a reply job waits for it (WhatsApp queues one with the message)."""
 
     mensaje_id: int
     conversacion_id: UUID
@@ -45,6 +46,7 @@ class EntranteRegistrado:
     repetido: bool
     estado_conversacion: str
     opt_out: bool
+    encolado: bool = False
 
 
 @dataclass(frozen=True)
