@@ -10,8 +10,8 @@ from psycopg_pool import AsyncConnectionPool
 from talia_core.db import connection_options
 from talia_core.repositories.errors import TextTooLong
 from talia_core.repositories.mensajes import EntranteRegistrado
+from talia_whatsapp.inbound import InboundWriter
 from talia_whatsapp.schemas import InboundMessage
-from talia_whatsapp.store import WhatsAppStore
 
 from .whatsapp_kit import save_profile
 
@@ -28,8 +28,8 @@ def inbound(sid: str, sender: str, text: str = "hola") -> InboundMessage:
     )
 
 
-async def record(store: WhatsAppStore, message: InboundMessage) -> EntranteRegistrado:
-    return await store.record_inbound(message, assistant="default", debounce_ms=500)
+async def record(store: InboundWriter, message: InboundMessage) -> EntranteRegistrado:
+    return await store.record(message, assistant="default", debounce_ms=500)
 
 
 async def rows(pool: AsyncConnectionPool, query: str, *params: object) -> list[tuple[object, ...]]:
@@ -38,13 +38,13 @@ async def rows(pool: AsyncConnectionPool, query: str, *params: object) -> list[t
 
 
 @pytest.fixture
-def store(database_url: str, db_pool: AsyncConnectionPool) -> WhatsAppStore:
+def store(database_url: str, db_pool: AsyncConnectionPool) -> InboundWriter:
     save_profile(database_url)
-    return WhatsAppStore(db_pool)
+    return InboundWriter(db_pool)
 
 
 async def test_messages_arriving_together_are_committed_together(
-    store: WhatsAppStore, db_pool: AsyncConnectionPool
+    store: InboundWriter, db_pool: AsyncConnectionPool
 ) -> None:
     senders = [f"whatsapp:+3460000000{n}" for n in range(3)]
     messages = [inbound(f"SM{n:032d}", senders[n % 3], f"mensaje {n}") for n in range(12)]
@@ -72,7 +72,7 @@ async def test_messages_arriving_together_are_committed_together(
 
 
 async def test_a_bad_message_fails_alone(
-    store: WhatsAppStore, db_pool: AsyncConnectionPool
+    store: InboundWriter, db_pool: AsyncConnectionPool
 ) -> None:
     good = [inbound(f"SMgood{n}", f"whatsapp:+3461000000{n}") for n in range(4)]
     bad = inbound("SMbad", "whatsapp:+34610000009", "x" * 20_000)
@@ -88,7 +88,7 @@ async def test_a_bad_message_fails_alone(
 
 
 async def test_a_message_repeated_within_one_batch_is_stored_once(
-    store: WhatsAppStore, db_pool: AsyncConnectionPool
+    store: InboundWriter, db_pool: AsyncConnectionPool
 ) -> None:
     message = inbound("SM" + "7" * 32, "whatsapp:+34620000000")
 
@@ -100,7 +100,7 @@ async def test_a_message_repeated_within_one_batch_is_stored_once(
 
 
 async def test_a_caller_that_goes_away_does_not_lose_its_message(
-    store: WhatsAppStore, db_pool: AsyncConnectionPool
+    store: InboundWriter, db_pool: AsyncConnectionPool
 ) -> None:
     waiting = asyncio.create_task(record(store, inbound("SMgone", "whatsapp:+34630000000")))
     await asyncio.sleep(0)  # handed over
@@ -126,7 +126,7 @@ async def test_when_the_database_cannot_be_reached_every_caller_hears_it_at_once
     )
     await pool.open(wait=False)
     try:
-        store = WhatsAppStore(pool)
+        store = InboundWriter(pool)
         messages = [inbound(f"SMdown{n}", f"whatsapp:+3464000000{n}") for n in range(4)]
 
         results = await asyncio.gather(

@@ -17,11 +17,11 @@ from prometheus_client import CollectorRegistry
 from psycopg_pool import AsyncConnectionPool
 
 from talia_testkit.settings import TEST_WHATSAPP_FROM
+from talia_whatsapp.inbound import InboundWriter
 from talia_whatsapp.jobs import create_job_app
 from talia_whatsapp.metrics import ReplyMetrics
 from talia_whatsapp.queue import REPLY_QUEUE, REPLY_TASK, queue_state, reply_lock
 from talia_whatsapp.schemas import InboundMessage
-from talia_whatsapp.store import WhatsAppStore
 
 from .whatsapp_kit import save_profile, whatsapp_settings
 
@@ -38,8 +38,8 @@ async def jobs(database_url: str) -> AsyncIterator[procrastinate.App]:
         yield app
 
 
-async def _message_from(store: WhatsAppStore, sender: str) -> UUID:
-    recorded = await store.record_inbound(
+async def _message_from(store: InboundWriter, sender: str) -> UUID:
+    recorded = await store.record(
         InboundMessage(
             message_sid="SM" + sender[-9:].rjust(32, "0"),
             sender=sender,
@@ -61,7 +61,7 @@ async def test_the_webhook_queues_what_procrastinate_reads_as_its_own_job(
 ) -> None:
     save_profile(database_url)
     before = datetime.now(UTC)
-    conversation = await _message_from(WhatsAppStore(db_pool), "whatsapp:+34600000001")
+    conversation = await _message_from(InboundWriter(db_pool), "whatsapp:+34600000001")
 
     [job] = await jobs.job_manager.list_jobs_async(queue=REPLY_QUEUE)
 
@@ -79,7 +79,7 @@ async def test_a_second_job_for_the_conversation_is_refused_as_procrastinate_ref
     database_url: str, db_pool: AsyncConnectionPool, jobs: procrastinate.App
 ) -> None:
     save_profile(database_url)
-    store = WhatsAppStore(db_pool)
+    store = InboundWriter(db_pool)
     conversation = await _message_from(store, "whatsapp:+34600000002")
     task = jobs.tasks[REPLY_TASK]
 

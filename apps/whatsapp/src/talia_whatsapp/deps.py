@@ -12,8 +12,8 @@ from talia_core.repositories.contactos import ContactosRepository
 from talia_core.repositories.eventos import EventosRepository
 from talia_core.repositories.mensajes import MensajesRepository
 from talia_whatsapp.config import Settings
+from talia_whatsapp.inbound import InboundWriter
 from talia_whatsapp.metrics import ReplyMetrics
-from talia_whatsapp.store import WhatsAppStore
 
 
 @dataclass
@@ -21,7 +21,7 @@ class WhatsAppState:
     """What the WhatsApp lifespan opened for the endpoints."""
 
     settings: Settings
-    store: WhatsAppStore
+    inbound: InboundWriter
     contactos: ContactosRepository
     mensajes: MensajesRepository
     eventos: EventosRepository

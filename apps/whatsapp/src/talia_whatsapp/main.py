@@ -17,11 +17,11 @@ from talia_core.security import TwilioSignatureVerifier
 from talia_core.state import CoreState
 from talia_whatsapp.config import Settings
 from talia_whatsapp.deps import WhatsAppState
+from talia_whatsapp.inbound import InboundWriter
 from talia_whatsapp.metrics import ReplyMetrics
 from talia_whatsapp.queue import queue_state
 from talia_whatsapp.router import router
 from talia_whatsapp.runtime import open_replies
-from talia_whatsapp.store import WhatsAppStore
 
 log = structlog.stdlib.get_logger("talia.whatsapp")
 
@@ -49,11 +49,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.twilio_signature_verifier = TwilioSignatureVerifier(
             auth_token=settings.twilio.auth_token, public_base_url=settings.app.public_origin or ""
         )
-        store = WhatsAppStore(core.pool)
+        inbound = InboundWriter(core.pool)
         metrics = ReplyMetrics(core.metrics.registry)
         app.state.whatsapp = WhatsAppState(
             settings=settings,
-            store=store,
+            inbound=inbound,
             contactos=ContactosRepository(core.pool),
             mensajes=MensajesRepository(core.pool),
             eventos=EventosRepository(core.pool),
@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             try:
                 yield
             finally:
-                await store.wait_idle()  # what a webhook handed over is written before closing
+                await inbound.wait_idle()  # what a webhook handed over is written before closing
                 if worker is not None:
                     worker.cancel()  # running jobs finish within the grace period
                     await asyncio.wait([worker])  # a failure was logged when it happened

@@ -35,7 +35,6 @@ from talia_whatsapp.media import MediaFetcher, MediaUnavailable
 from talia_whatsapp.metrics import ReplyMetrics
 from talia_whatsapp.sender import InDoubt, NotSent, Sent, WhatsAppSender
 from talia_whatsapp.splitting import split_reply
-from talia_whatsapp.store import WhatsAppStore
 
 log = structlog.stdlib.get_logger("talia.whatsapp.replies")
 
@@ -60,7 +59,6 @@ class ReplyService:
     def __init__(
         self,
         *,
-        store: WhatsAppStore,
         engine: TextEngine,
         sender: WhatsAppSender,
         fetcher: MediaFetcher,
@@ -73,7 +71,6 @@ class ReplyService:
         debounce: timedelta,
         metrics: ReplyMetrics,
     ) -> None:
-        self._store = store
         self._engine = engine
         self._sender = sender
         self._fetcher = fetcher
@@ -131,7 +128,7 @@ class ReplyService:
         """
         give_up = datetime.now(UTC) + self._debounce * _LONGEST_WAIT
         while True:
-            pending = await self._store.unanswered(conversacion_id)
+            pending = await self._mensajes.unanswered(conversacion_id)
             now = datetime.now(UTC)
             if not pending or now >= give_up:
                 return pending
@@ -145,7 +142,7 @@ class ReplyService:
     ) -> _Turn:
         """The words of the pending messages, voice notes transcribed (once)."""
         voice_notes = [m.mensaje_id for m in pending if m.tipo == "audio"]
-        transcribed = await self._store.transcripts(pending[0].conversacion_id, voice_notes)
+        transcribed = await self._mensajes.transcripts(pending[0].conversacion_id, voice_notes)
         texts: list[str] = []
         unsupported = False
         for message in pending:
@@ -182,8 +179,8 @@ class ReplyService:
             log.warning("voice_note_not_transcribed", error=type(exc).__name__)
             return None
         if text:
-            await self._store.add_transcript(
-                message, sender=contact.identidad, assistant=profile.key, text=text
+            await self._mensajes.record_transcript(
+                message, identidad=contact.identidad, asistente=profile.key, texto=text
             )
         return text or None
 
@@ -218,12 +215,12 @@ class ReplyService:
             return
         parts = split_reply(finished.text)
         if len(parts) > 1:
-            await self._store.split(finished.message_id, parts)
+            await self._mensajes.split(finished.message_id, parts)
 
     async def _send_unsent(
         self, conversation: Conversacion, contact: Contacto, *, last_attempt: bool
     ) -> None:
-        unsent = await self._store.unsent(conversation.conversacion_id)
+        unsent = await self._mensajes.unsent(conversation.conversacion_id)
         for position, message in enumerate(unsent):
             try:
                 outcome = await self._deliver(message, contact)
@@ -268,7 +265,8 @@ class ReplyService:
             )
         except (TwilioRestException, *TWILIO_TRANSPORT_ERRORS) as exc:
             raise DeliveryInDoubt(type(exc).__name__) from exc
-        taken = await self._store.stored_sids(candidates)  # other parts' own messages
+        # Those are other parts' own messages.
+        taken = await self._mensajes.provider_ids_stored("whatsapp", candidates)
         found = next((sid for sid in candidates if sid not in taken), None)
         log.info("send_reconciled", message_id=message.mensaje_id, reached_twilio=bool(found))
         return found

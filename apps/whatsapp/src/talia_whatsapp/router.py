@@ -50,7 +50,7 @@ async def inbound_message(form: SignedTwilioForm, request: Request) -> Response:
     settings = state.settings.whatsapp
     keyword = _keyword(message.body)
     opting_out = keyword in settings.opt_out_keywords
-    recorded = await state.store.record_inbound(
+    recorded = await state.inbound.record(
         message,
         assistant=state.settings.app.assistant,
         debounce_ms=settings.debounce_ms,

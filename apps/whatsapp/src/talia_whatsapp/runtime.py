@@ -24,7 +24,6 @@ from talia_whatsapp.media import MediaFetcher
 from talia_whatsapp.metrics import ReplyMetrics
 from talia_whatsapp.replies import ReplyService
 from talia_whatsapp.sender import WhatsAppSender
-from talia_whatsapp.store import WhatsAppStore
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,6 @@ async def open_replies(
     registry = AssistantRegistry(pool)
     conversaciones = ConversacionesRepository(pool)
     service = ReplyService(
-        store=WhatsAppStore(pool),
         engine=TextEngine(
             client=openai_client, registry=registry, pool=pool, metrics=metrics.model
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -74,6 +75,49 @@ class EstadoEntrega:
     mensaje_id: int
     estado_entrega: str
     cambiado: bool
+
+
+@dataclass(frozen=True)
+class EntranteWhatsApp:
+    """One inbound WhatsApp message to record (`registrar_entrante_whatsapp`'s arguments):
+    queued for a reply `espera_ms` later when `encolar`."""
+
+    identidad: str
+    asistente: str
+    message_sid: str
+    contenido: str | None
+    tipo: str
+    media: list[dict[str, str]] | None
+    nombre: str | None
+    metadata: dict[str, Any]
+    espera_ms: int
+    encolar: bool
+
+
+@dataclass(frozen=True)
+class ColaRespuestas:
+    """Where a WhatsApp message's reply job goes: procrastinate's task and queue names."""
+
+    tarea: str
+    cola: str
+
+
+@dataclass(frozen=True)
+class _EntranteEnLote(EntranteRegistrado):
+    orden: int = 0  # the message's place in the batch
+
+
+@dataclass(frozen=True)
+class Parte:
+    """One stored part of a reply split for sending."""
+
+    mensaje_id: int
+    parte: int
+
+
+@dataclass(frozen=True)
+class _ProveedorId:
+    proveedor_id: str
 
 
 class MensajesRepository:
@@ -187,4 +231,120 @@ class MensajesRepository:
             " order by mensaje_id limit %s",
             (conversacion_id, after or 0, limit),
             Mensaje,
+        )
+
+    async def record_whatsapp(
+        self, entrante: EntranteWhatsApp, respuestas: ColaRespuestas
+    ) -> EntranteRegistrado:
+        """A WhatsApp message and, when it should be answered, its reply job, in one call."""
+        return await fetch_row(
+            self._pool,
+            "select * from public.registrar_entrante_whatsapp("
+            "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                entrante.identidad,
+                entrante.asistente,
+                entrante.message_sid,
+                entrante.contenido,
+                entrante.tipo,
+                None if entrante.media is None else Jsonb(entrante.media),
+                entrante.nombre,
+                Jsonb(entrante.metadata),
+                respuestas.tarea,
+                respuestas.cola,
+                entrante.espera_ms,
+                entrante.encolar,
+            ),
+            EntranteRegistrado,
+        )
+
+    async def record_whatsapp_batch(
+        self, entrantes: Sequence[EntranteWhatsApp], respuestas: ColaRespuestas
+    ) -> list[EntranteRegistrado]:
+        """Several WhatsApp messages in one call and one transaction; results in their order."""
+        rows = await fetch_rows(
+            self._pool,
+            "select * from public.registrar_entrantes_whatsapp(%s, %s, %s)",
+            (
+                Jsonb([{"orden": n, **vars(e)} for n, e in enumerate(entrantes)]),
+                respuestas.tarea,
+                respuestas.cola,
+            ),
+            _EntranteEnLote,
+        )
+        by_order = {row.orden: row for row in rows}
+        return [by_order[n] for n in range(len(entrantes))]
+
+    async def record_transcript(
+        self, nota: Mensaje, *, identidad: str, asistente: str, texto: str
+    ) -> None:
+        """A WhatsApp voice note's transcript, as a message of its own (never answered)."""
+        await fetch_row(
+            self._pool,
+            "select * from public.registrar_entrante_whatsapp("
+            "%s, %s, %s, %s, 'transcript', null, null, %s, '', '', 0, false)",
+            (
+                identidad,
+                asistente,
+                f"{nota.proveedor_id}:transcript",
+                texto,
+                Jsonb({"transcript_of": nota.mensaje_id}),
+            ),
+            EntranteRegistrado,
+        )
+
+    async def unanswered(self, conversacion_id: UUID) -> list[Mensaje]:
+        """The person's messages after the last one a reply answered, in order."""
+        return await fetch_rows(
+            self._pool,
+            "select m.* from public.mensajes m where m.conversacion_id = %(c)s"
+            " and m.direccion = 'inbound' and m.tipo <> 'transcript'"
+            " and m.mensaje_id > coalesce(("
+            "   select max(r.respuesta_a) from public.mensajes r"
+            "   where r.conversacion_id = %(c)s and r.direccion = 'outbound'), 0)"
+            " order by m.mensaje_id",
+            {"c": conversacion_id},
+            Mensaje,
+        )
+
+    async def transcripts(self, conversacion_id: UUID, mensaje_ids: list[int]) -> dict[int, str]:
+        """Stored transcripts of these voice notes, by the voice note's message id."""
+        rows = await fetch_rows(
+            self._pool,
+            "select * from public.mensajes where conversacion_id = %s and tipo = 'transcript'"
+            " and (metadata ->> 'transcript_of')::bigint = any(%s)",
+            (conversacion_id, mensaje_ids),
+            Mensaje,
+        )
+        return {int(r.metadata["transcript_of"]): r.contenido or "" for r in rows}
+
+    async def unsent(self, conversacion_id: UUID) -> list[Mensaje]:
+        """Replies not yet known to be with the provider, in order: `queued` ones, and
+        `sending` ones without a provider id, whose send may or may not have arrived."""
+        return await fetch_rows(
+            self._pool,
+            "select * from public.mensajes where conversacion_id = %s and direccion = 'outbound'"
+            " and estado_entrega in ('queued', 'sending') and proveedor_id is null"
+            " order by mensaje_id",
+            (conversacion_id,),
+            Mensaje,
+        )
+
+    async def provider_ids_stored(self, canal: str, proveedor_ids: list[str]) -> set[str]:
+        """Those of `proveedor_ids` that a stored message of `canal` already carries."""
+        rows = await fetch_rows(
+            self._pool,
+            "select proveedor_id from public.mensajes where canal = %s and proveedor_id = any(%s)",
+            (canal, proveedor_ids),
+            _ProveedorId,
+        )
+        return {row.proveedor_id for row in rows}
+
+    async def split(self, mensaje_id: int, partes: list[str]) -> list[Parte]:
+        """Store a reply as the parts that are sent one by one (idempotent)."""
+        return await fetch_rows(
+            self._pool,
+            "select * from public.dividir_mensaje_saliente(%s, %s)",
+            (mensaje_id, partes),
+            Parte,
         )
