@@ -128,3 +128,12 @@ def test_talia_migrate_runs_where_only_the_core_is_installed(
     assert not list(venv.glob("lib/python*/site-packages/talia_testkit"))
     assert development.returncode == 2  # not a command there: `dev` is the checkout's
     assert "invalid choice: 'dev'" in development.stderr
+
+
+def test_shipped_packages_hold_no_simulator_and_never_name_the_test_kit() -> None:
+    shipped = [REPO / "packages" / "talia-core" / "src", *(REPO / "apps" / a / "src" for a in APPS)]
+    modules = [path for root in shipped for path in root.rglob("*.py")]
+
+    assert modules
+    assert [path for path in modules if "simulat" in path.name] == []
+    assert [path for path in modules if "talia_testkit" in path.read_text()] == []

@@ -11,6 +11,7 @@ from typing import Any
 from talia.paths import LOCAL_DATA_DIR
 from talia.schema.build import SchemaError
 from talia.schema.compare import CannotWrite
+from talia.simulate import add_simulate, run_simulation
 from talia_core.assistants.profile import ProfileError
 from talia_core.cli import MIGRATIONS, Handler, report_migrations
 from talia_core.cli import main as talia_main
@@ -56,7 +57,9 @@ def register(commands: Any) -> dict[str, Handler]:
     exporting = assistants.add_parser("export", help="print a stored profile as YAML")
     exporting.add_argument("key")
     assistants.add_parser("list", help="list stored profiles")
+    add_simulate(commands)
     return {
+        "simulate": run_simulation,
         "dev": _explained(_dev),
         "migrate": _explained(_migrate),
         "db": _explained(_db),

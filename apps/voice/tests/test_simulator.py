@@ -1,4 +1,4 @@
-"""`talia-voice simulate` places a real signed call against a running voice app."""
+"""`talia simulate call` places a real signed call against a running voice app."""
 
 import base64
 import math
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from talia.cli import main
 from talia_testkit.fake_openai import CallerSpeech, RealtimeReply, ToolCall
 from talia_testkit.plugin import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
-from talia_voice.cli import main
-from talia_voice.simulator.audio import FRAME_BYTES, mulaw_byte, speech_from_wav
+from talia_testkit.simulators.audio import FRAME_BYTES, mulaw_byte, speech_from_wav
 
 from .conftest import OpenPhone
 from .voice_kit import FRAME, PUBLIC, Phone, wait_for
@@ -51,7 +51,7 @@ def _tone_wav(path: Path, *, lead: float, tone: float, tail: float) -> Path:
 
 
 def _simulate(capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    main(["simulate", *args])
+    main(["simulate", "call", *args])
     return capsys.readouterr().out
 
 
@@ -158,6 +158,7 @@ def test_a_busy_line_is_reported_with_what_the_caller_hears(
             main(
                 [
                     "simulate",
+                    "call",
                     "--wav",
                     str(recording),
                     "--to",
@@ -167,7 +168,7 @@ def test_a_busy_line_is_reported_with_what_the_caller_hears(
                 ]
             )
     assert str(refused.value) == (
-        "talia-voice simulate: the app did not connect the call; the caller hears: test busy"
+        "talia simulate call: the app did not connect the call; the caller hears: test busy"
     )
 
 
@@ -189,8 +190,8 @@ def test_bad_input_stops_with_one_clear_line(
     monkeypatch.chdir(tmp_path)
     _tone_wav(tmp_path / "caller.wav", lead=0, tone=0.1, tail=0)
     with pytest.raises(SystemExit) as stopped:
-        main(["simulate", *args, "--dev-env", str(_dev_env(tmp_path, database_url))])
-    assert str(stopped.value).startswith(f"talia-voice simulate: {message}")
+        main(["simulate", "call", *args, "--dev-env", str(_dev_env(tmp_path, database_url))])
+    assert str(stopped.value).startswith(f"talia simulate call: {message}")
 
 
 def test_without_an_account_the_simulator_says_what_to_set(
@@ -199,7 +200,7 @@ def test_without_an_account_the_simulator_says_what_to_set(
     for name in ("TALIA_PUBLIC_BASE_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(SystemExit) as stopped:
-        main(["simulate", "--dev-env", str(tmp_path / "none.env")])
+        main(["simulate", "call", "--dev-env", str(tmp_path / "none.env")])
     assert "TWILIO_AUTH_TOKEN not set" in str(stopped.value)
 
 

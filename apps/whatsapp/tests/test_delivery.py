@@ -6,7 +6,7 @@ from pathlib import Path
 
 from talia_testkit.fake_openai import Turn
 from talia_testkit.settings import TEST_PUBLIC_BASE_URL
-from talia_whatsapp.simulate import load_simulation, simulate
+from talia_testkit.simulators.whatsapp import load_simulation, simulate
 
 from .conftest import OpenWhatsApp
 from .whatsapp_kit import STATUS, WhatsApp, wait_for

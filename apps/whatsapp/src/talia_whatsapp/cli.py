@@ -1,12 +1,10 @@
-"""`talia-whatsapp`: run the reply worker on its own, or simulate a customer's message."""
+"""`talia-whatsapp worker`: run the reply worker on its own, as when scaled out."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import signal
-import sys
-from pathlib import Path
 
 import structlog
 from prometheus_client import CollectorRegistry
@@ -14,12 +12,10 @@ from prometheus_client import CollectorRegistry
 from talia_core.config import settings_or_exit
 from talia_core.db import create_pool
 from talia_core.logging import configure_logging
-from talia_core.simulation import SimulationError
 from talia_core.tracing import configure_tracing
 from talia_whatsapp.config import Settings
 from talia_whatsapp.metrics import ReplyMetrics
 from talia_whatsapp.runtime import open_replies
-from talia_whatsapp.simulate import load_simulation, simulate
 
 log = structlog.stdlib.get_logger("talia.whatsapp.worker")
 
@@ -49,28 +45,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="talia-whatsapp")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("worker", help="run reply jobs (with TALIA_WHATSAPP_RUN_WORKER=false)")
-    sim = commands.add_parser("simulate", help="send a signed message as Twilio would")
-    sim.add_argument("text")
-    sim.add_argument("--to", default="http://localhost:8001", help="the WhatsApp app's URL")
-    sim.add_argument("--from", dest="customer", default="whatsapp:+34600000000")
-    sim.add_argument("--dev-env", type=Path, default=Path(".talia/dev.env"))
-    args = parser.parse_args(argv)
+    parser.parse_args(argv)
 
-    if args.command == "worker":
-        settings = settings_or_exit(Settings)
-        configure_logging(settings.logging)
-        tracing = configure_tracing(settings.app, service="talia-whatsapp-worker")
-        try:
-            asyncio.run(_work(settings))
-        finally:
-            if tracing is not None:
-                tracing.shutdown()  # exports the spans still waiting
-        return
+    settings = settings_or_exit(Settings)
+    configure_logging(settings.logging)
+    tracing = configure_tracing(settings.app, service="talia-whatsapp-worker")
     try:
-        simulation = load_simulation(app_url=args.to, customer=args.customer, dev_env=args.dev_env)
-        replies = asyncio.run(simulate(simulation, args.text))
-    except SimulationError as exc:
-        sys.exit(f"talia-whatsapp simulate: {exc}")
-    sys.stdout.write(f"> {args.text}\n")
-    for reply in replies:
-        sys.stdout.write(f"< {reply}\n")
+        asyncio.run(_work(settings))
+    finally:
+        if tracing is not None:
+            tracing.shutdown()  # exports the spans still waiting

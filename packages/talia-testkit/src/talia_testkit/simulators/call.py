@@ -24,14 +24,14 @@ from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
-from talia_core.simulation import SimulationError, post_as_twilio
-from talia_voice.simulator.audio import (
+from talia_testkit.simulators.audio import (
     FRAME_BYTES,
     SAMPLE_RATE,
     SILENCE,
     frames,
     voiced_span,
 )
+from talia_testkit.simulators.twilio import SimulationError, post_as_twilio
 
 INCOMING_PATH = "/api/voice/incoming"
 FRAME_SECONDS = 0.02
