@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from talia_testkit.simulators.audio import AudioError, speech_from_text, speech_from_wav
 from talia_testkit.simulators.call import Caller, CallReport, place_call
-from talia_testkit.simulators.twilio import SimulationError, simulator_settings
+from talia_testkit.simulators.twilio_side import SimulationError, simulator_settings
 from talia_testkit.simulators.whatsapp import load_simulation, simulate
 
 DEV_ENV = Path(".talia/dev.env")

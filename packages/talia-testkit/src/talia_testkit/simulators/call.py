@@ -31,7 +31,7 @@ from talia_testkit.simulators.audio import (
     frames,
     voiced_span,
 )
-from talia_testkit.simulators.twilio import SimulationError, post_as_twilio
+from talia_testkit.simulators.twilio_side import SimulationError, post_as_twilio
 
 INCOMING_PATH = "/api/voice/incoming"
 FRAME_SECONDS = 0.02

@@ -17,7 +17,7 @@ from pydantic import AnyHttpUrl, SecretStr
 
 from talia_core.clients.twilio import close_twilio_client, create_twilio_client
 from talia_core.config import TwilioSettings
-from talia_testkit.simulators.twilio import SimulationError, post_as_twilio, simulator_settings
+from talia_testkit.simulators.twilio_side import SimulationError, post_as_twilio, simulator_settings
 
 WEBHOOK_PATH = "/api/whatsapp/webhook"
 
