@@ -42,6 +42,8 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    # `time.perf_counter()` when the request reached the fake (its body not yet read).
+    arrived_at: float = 0.0
 
 
 @dataclass

@@ -109,12 +109,15 @@ class FakeOpenAI:
             return list(self.script.conversations.get(conversation_id, []))
 
     async def _record(self, request: Request) -> dict[str, Any]:
+        arrived = time.perf_counter()
         raw = await request.body()
         try:
             body = json.loads(raw) if raw else {}
         except json.JSONDecodeError:
             body = {}
-        self.script.record(Recorded(request.method, request.url.path, dict(request.headers), body))
+        self.script.record(
+            Recorded(request.method, request.url.path, dict(request.headers), body, arrived)
+        )
         return body if isinstance(body, dict) else {}
 
     async def _create_conversation(self, request: Request) -> JSONResponse:
