@@ -149,17 +149,41 @@ revoke all on function public.registrar_mensaje_entrante(text,text,text,text,tex
 grant execute on function public.registrar_mensaje_entrante(text,text,text,text,text,text,jsonb,text,jsonb) to service_role;
 
 -- A webchat visitor message in the session's conversation, idempotent on client_message_id.
--- A repeat also returns the assistant reply recorded for the first one, if any.
+-- It returns the stored row itself (the caller shows it at once, without reading it back).
+-- A repeat returns the row stored the first time, and the assistant reply to it, if any.
 create or replace function public.registrar_mensaje_webchat(
   p_conversacion_id uuid,
   p_client_message_id text,
   p_contenido text
-) returns table (mensaje_id bigint, repetido boolean, respuesta_id bigint, estado_conversacion text)
+) returns table (
+  mensaje_id bigint,
+  conversacion_id uuid,
+  canal text,
+  direccion text,
+  rol text,
+  tipo text,
+  contenido text,
+  media jsonb,
+  proveedor_id text,
+  idempotency_key text,
+  respuesta_a bigint,
+  estado_entrega text,
+  error_codigo text,
+  metadata jsonb,
+  created_at timestamptz,
+  updated_at timestamptz,
+  repetido boolean,
+  respuesta_id bigint,
+  estado_conversacion text
+)
 language plpgsql security definer set search_path = ''
 as $$
+#variable_conflict use_column
 declare
   v_conversacion public.conversaciones;
-  v_mensaje bigint;
+  v_fila public.mensajes;
+  v_repetido boolean := false;
+  v_respuesta bigint;
 begin
   perform public._talia_check_texto(p_contenido);
   if coalesce(length(p_client_message_id), 0) = 0 then
@@ -172,7 +196,7 @@ begin
       message = format('webchat conversation %s not found', p_conversacion_id);
   end if;
 
-  insert into public.mensajes (
+  insert into public.mensajes as m (
     conversacion_id, canal, direccion, rol, tipo, contenido, proveedor_id, estado_entrega
   )
   values (p_conversacion_id, 'webchat', 'inbound', 'user', 'text', p_contenido,
@@ -180,23 +204,25 @@ begin
   on conflict (conversacion_id, proveedor_id)
     where proveedor_id is not null and canal = 'webchat'
     do nothing
-  returning mensajes.mensaje_id into v_mensaje;
+  returning m.* into v_fila;
 
-  if v_mensaje is not null then
+  if v_fila.mensaje_id is not null then
     update public.conversaciones cv set last_message_at = now()
     where cv.conversacion_id = p_conversacion_id;
-    return query select v_mensaje, false, null::bigint, v_conversacion.estado::text;
-    return;
-  end if;
-
-  return query
-    select m.mensaje_id, true,
-           (select r.mensaje_id from public.mensajes r where r.respuesta_a = m.mensaje_id
-            order by r.mensaje_id limit 1),
-           v_conversacion.estado::text
-    from public.mensajes m
+  else
+    select m.* into v_fila from public.mensajes m
     where m.conversacion_id = p_conversacion_id and m.canal = 'webchat'
       and m.proveedor_id = p_client_message_id;
+    v_repetido := true;
+    select r.mensaje_id into v_respuesta from public.mensajes r
+    where r.respuesta_a = v_fila.mensaje_id order by r.mensaje_id limit 1;
+  end if;
+  return query select
+    v_fila.mensaje_id, v_fila.conversacion_id, v_fila.canal::text, v_fila.direccion::text,
+    v_fila.rol::text, v_fila.tipo::text, v_fila.contenido::text, v_fila.media,
+    v_fila.proveedor_id::text, v_fila.idempotency_key::text, v_fila.respuesta_a,
+    v_fila.estado_entrega::text, v_fila.error_codigo::text, v_fila.metadata, v_fila.created_at,
+    v_fila.updated_at, v_repetido, v_respuesta, v_conversacion.estado::text;
 end
 $$;
 

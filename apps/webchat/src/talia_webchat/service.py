@@ -91,10 +91,8 @@ class WebchatService:
             )
         except RecordNotFound:
             raise _gone() from None
-        stored = await self._mensajes.get(recorded.mensaje_id)
-        if stored is None:  # the contact was forgotten between the two calls
-            raise _gone()
-        return Exchange(stored, self._reply(conversacion_id, recorded, stored.contenido or ""))
+        # A repeat's text is the one stored the first time.
+        return Exchange(recorded, self._reply(conversacion_id, recorded, recorded.contenido or ""))
 
     async def _reply(
         self, conversacion_id: UUID, message: WebchatRegistrado, text: str

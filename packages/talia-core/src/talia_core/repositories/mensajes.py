@@ -51,10 +51,10 @@ class EntranteRegistrado:
 
 
 @dataclass(frozen=True)
-class WebchatRegistrado:
-    """A webchat message as recorded, with the reply to it when this is a repeat."""
+class WebchatRegistrado(Mensaje):
+    """A webchat message as stored (the first time, for a repeat), with the reply to it when
+    this is a repeat, and its conversation's state."""
 
-    mensaje_id: int
     repetido: bool
     respuesta_id: int | None
     estado_conversacion: str

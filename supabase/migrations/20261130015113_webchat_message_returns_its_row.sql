@@ -1,0 +1,60 @@
+-- Written by `talia db diff webchat_message_returns_its_row` from supabase/schemas/.
+
+drop function public.registrar_mensaje_webchat(uuid,text,text);
+CREATE OR REPLACE FUNCTION public.registrar_mensaje_webchat(p_conversacion_id uuid, p_client_message_id text, p_contenido text)
+ RETURNS TABLE(mensaje_id bigint, conversacion_id uuid, canal text, direccion text, rol text, tipo text, contenido text, media jsonb, proveedor_id text, idempotency_key text, respuesta_a bigint, estado_entrega text, error_codigo text, metadata jsonb, created_at timestamp with time zone, updated_at timestamp with time zone, repetido boolean, respuesta_id bigint, estado_conversacion text)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+#variable_conflict use_column
+declare
+  v_conversacion public.conversaciones;
+  v_fila public.mensajes;
+  v_repetido boolean := false;
+  v_respuesta bigint;
+begin
+  perform public._talia_check_texto(p_contenido);
+  if coalesce(length(p_client_message_id), 0) = 0 then
+    raise exception using errcode = 'TA400', message = 'client_message_id is required';
+  end if;
+  select * into v_conversacion from public.conversaciones cv
+  where cv.conversacion_id = p_conversacion_id and cv.canal = 'webchat';
+  if not found then
+    raise exception using errcode = 'TA404',
+      message = format('webchat conversation %s not found', p_conversacion_id);
+  end if;
+
+  insert into public.mensajes as m (
+    conversacion_id, canal, direccion, rol, tipo, contenido, proveedor_id, estado_entrega
+  )
+  values (p_conversacion_id, 'webchat', 'inbound', 'user', 'text', p_contenido,
+          p_client_message_id, 'received')
+  on conflict (conversacion_id, proveedor_id)
+    where proveedor_id is not null and canal = 'webchat'
+    do nothing
+  returning m.* into v_fila;
+
+  if v_fila.mensaje_id is not null then
+    update public.conversaciones cv set last_message_at = now()
+    where cv.conversacion_id = p_conversacion_id;
+  else
+    select m.* into v_fila from public.mensajes m
+    where m.conversacion_id = p_conversacion_id and m.canal = 'webchat'
+      and m.proveedor_id = p_client_message_id;
+    v_repetido := true;
+    select r.mensaje_id into v_respuesta from public.mensajes r
+    where r.respuesta_a = v_fila.mensaje_id order by r.mensaje_id limit 1;
+  end if;
+  return query select
+    v_fila.mensaje_id, v_fila.conversacion_id, v_fila.canal::text, v_fila.direccion::text,
+    v_fila.rol::text, v_fila.tipo::text, v_fila.contenido::text, v_fila.media,
+    v_fila.proveedor_id::text, v_fila.idempotency_key::text, v_fila.respuesta_a,
+    v_fila.estado_entrega::text, v_fila.error_codigo::text, v_fila.metadata, v_fila.created_at,
+    v_fila.updated_at, v_repetido, v_respuesta, v_conversacion.estado::text;
+end
+$function$
+;
+
+revoke all on function public.registrar_mensaje_webchat(uuid,text,text) from public, anon, authenticated, service_role;
+grant execute on function public.registrar_mensaje_webchat(uuid,text,text) to service_role;
