@@ -21,22 +21,15 @@ import argparse
 import asyncio
 import json
 import statistics
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import psycopg
-from psycopg.types.json import Jsonb
-from webchat import ORIGIN, REPLY, _authenticated, _free_port, _session, _start_app
+from webchat import ORIGIN, REPLY, _authenticated, _session, running_webchat
 
-from talia_core.migrations import migrate
-from talia_testkit.database import MIGRATIONS_DIR
-from talia_testkit.fake_openai import FakeOpenAI, Turn, run_fake_openai
-from talia_testkit.postgres import EmbeddedPostgres
-from talia_testkit.profiles import throwaway_profile
+from talia_testkit.fake_openai import FakeOpenAI, Turn
 
 WARM_UP = 5
 
@@ -157,24 +150,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--turns", type=int, default=100)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="talia-bench-") as tmp, run_fake_openai() as fake:
-        database = EmbeddedPostgres.start(Path(tmp) / "data")
-        port = _free_port()
-        app = None
-        try:
-            migrate(database.url, MIGRATIONS_DIR)
-            with psycopg.connect(database.url, autocommit=True) as conn:
-                profile = throwaway_profile(key="default", model="fake-model")
-                conn.execute("select public.guardar_asistente('default', %s)", (Jsonb(profile),))
-            app = _start_app(database.url, fake, port)
-            sse = asyncio.run(over_sse(port, fake, args.turns))
-            socket = asyncio.run(over_socket(port, fake, args.turns))
-            commits = commit_times(database.url, args.turns)
-        finally:
-            if app is not None:
-                app.terminate()
-                app.wait(30)
-            database.stop()
+    with running_webchat() as chat:
+        sse = asyncio.run(over_sse(chat.port, chat.fake, args.turns))
+        socket = asyncio.run(over_socket(chat.port, chat.fake, args.turns))
+        commits = commit_times(chat.database_url, args.turns)
     print(f"webchat, {args.turns} messages per channel in one conversation each, fake model")
     print(_line("database commit (insert+commit)", commits))
     for channel, samples in (("REST + server-sent events", sse), ("WebSocket", socket)):

@@ -18,6 +18,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -129,11 +132,20 @@ async def idle_memory(port: int, pid: int, count: int) -> tuple[float, float]:
     return before / 2**20, (after - before) / count / 1024
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--turns", type=int, default=200)
-    parser.add_argument("--sockets", type=int, default=2000)
-    args = parser.parse_args()
+@dataclass(frozen=True)
+class RunningWebchat:
+    """The webchat app in its own process, its database, and the fake model it calls."""
+
+    port: int
+    pid: int
+    database_url: str
+    fake: FakeOpenAI
+
+
+@contextmanager
+def running_webchat() -> Iterator[RunningWebchat]:
+    """A migrated embedded PostgreSQL with a `default` profile, the fake model in this
+    process, and `uvicorn talia_webchat.main:app` over them; all stopped afterwards."""
     with tempfile.TemporaryDirectory(prefix="talia-bench-") as tmp, run_fake_openai() as fake:
         database = EmbeddedPostgres.start(Path(tmp) / "data")
         port = _free_port()
@@ -144,13 +156,22 @@ def main() -> None:
                 profile = throwaway_profile(key="default", model="fake-model")
                 conn.execute("select public.guardar_asistente('default', %s)", (Jsonb(profile),))
             app = _start_app(database.url, fake, port)
-            samples = asyncio.run(first_token(port, fake, args.turns))
-            base_mb, per_socket_kb = asyncio.run(idle_memory(port, app.pid, args.sockets))
+            yield RunningWebchat(port, app.pid, database.url, fake)
         finally:
             if app is not None:
                 app.terminate()
                 app.wait(30)
             database.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--turns", type=int, default=200)
+    parser.add_argument("--sockets", type=int, default=2000)
+    args = parser.parse_args()
+    with running_webchat() as chat:
+        samples = asyncio.run(first_token(chat.port, chat.fake, args.turns))
+        base_mb, per_socket_kb = asyncio.run(idle_memory(chat.port, chat.pid, args.sockets))
     print(f"(a) fake's first delta -> first delta frame at the client, {args.turns} turns")
     print(f"    {_percentiles(samples)}   (goal p50 <= 5 ms)")
     print(
