@@ -325,7 +325,7 @@ def _columns(conn: psycopg.Connection[Any]) -> list[DbObject]:
     for row in rows:
         table = _qualified(row["table_name"])
         column = row["column_name"]
-        spec = column_spec(row)
+        spec = _column_spec(row)
         objects.append(
             DbObject(
                 "column",
@@ -341,7 +341,7 @@ def _columns(conn: psycopg.Connection[Any]) -> list[DbObject]:
     return objects
 
 
-def column_spec(row: dict[str, Any]) -> str:
+def _column_spec(row: dict[str, Any]) -> str:
     """A column's type and options as `create table` writes them."""
     serial_types = {"bigint": "bigserial", "integer": "serial", "smallint": "smallserial"}
     if row["serial"] and row["type"] in serial_types:

@@ -17,7 +17,6 @@ from talia_voice.playback import BYTES_PER_MS, Playback
 log = structlog.stdlib.get_logger("talia.voice.transcript")
 
 Role = Literal["user", "assistant"]
-# A database hiccup should not lose a turn: a few retries, spaced out (seconds).
 # A database blip is ridden out for about 4 s: retries 0.25, 0.5, 1 and 2 s apart.
 STORE_BACKOFF = Backoff(attempts=5, first_wait=0.25, longest_wait=3.0)
 

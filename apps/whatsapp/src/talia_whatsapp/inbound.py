@@ -4,23 +4,19 @@ transaction (group commit over `MensajesRepository.record_whatsapp_batch`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
 
 from psycopg_pool import AsyncConnectionPool
 
 from talia_core.db import is_unreachable
 from talia_core.repositories.mensajes import (
-    ColaRespuestas,
     EntranteRegistrado,
     EntranteWhatsApp,
     MensajesRepository,
 )
 from talia_core.tracing import remember_trace
 from talia_whatsapp.group_commit import GroupCommit
-from talia_whatsapp.queue import REPLY_QUEUE, REPLY_TASK
+from talia_whatsapp.queue import REPLIES
 from talia_whatsapp.schemas import InboundMessage
-
-REPLIES: Final = ColaRespuestas(tarea=REPLY_TASK, cola=REPLY_QUEUE)
 
 
 def _media(message: InboundMessage) -> list[dict[str, str]] | None:

@@ -17,11 +17,13 @@ from uuid import UUID
 
 from psycopg_pool import AsyncConnectionPool
 
+from talia_core.repositories.mensajes import ColaRespuestas
 from talia_core.repositories.sql import fetch_row
 
-# Procrastinate's names for the reply task and its queue.
+# Procrastinate's names for the reply task and its queue, as the inbound SQL takes them.
 REPLY_TASK: Final = "talia_whatsapp.reply"
 REPLY_QUEUE: Final = "whatsapp"
+REPLIES: Final = ColaRespuestas(tarea=REPLY_TASK, cola=REPLY_QUEUE)
 
 
 def reply_lock(conversacion_id: UUID) -> str:

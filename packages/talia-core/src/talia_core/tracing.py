@@ -96,14 +96,13 @@ def current_trace_id() -> str | None:
     return format(context.trace_id, "032x") if context.is_valid else None
 
 
+# A proxy: it records through the provider `configure_tracing` installs, once there is one.
+_tracer = trace.get_tracer(TRACER_NAME)
+
+
 def tracer() -> Tracer:
     """TalIA's tracer (OpenTelemetry's no-op one while tracing is off)."""
-    return trace.get_tracer(TRACER_NAME)
-
-
-def tracing_on() -> bool:
-    """Whether spans are recorded in this process."""
-    return isinstance(trace.get_tracer_provider(), TracerProvider)
+    return _tracer
 
 
 @contextmanager
@@ -132,10 +131,10 @@ def span(
             raise
 
 
-def remember_trace(metadata: Mapping[str, Any]) -> dict[str, Any]:
+def remember_trace(metadata: dict[str, Any]) -> dict[str, Any]:
     """`metadata` with the current span's `traceparent`, for work that continues later."""
     if not trace.get_current_span().get_span_context().is_valid:
-        return dict(metadata)  # tracing is off, or nothing is being traced
+        return metadata  # tracing is off, or nothing is being traced
     carrier: dict[str, str] = {}
     _propagator.inject(carrier)
     return {**metadata, **carrier}
