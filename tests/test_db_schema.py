@@ -122,7 +122,11 @@ def test_edits_of_every_kind_are_written_and_leave_nothing_to_differ(
         "create index contactos_idioma_idx on public.contactos (idioma);\n",
     )
     _edit(contacts, "  notas text,\n", "  notas text default '' not null,\n")
-    _edit(contacts, "  using (true);", "  using (not opt_out);")
+    _edit(
+        schemas / "90_rights.sql",
+        "on public.contactos for select to authenticated using (true);",
+        "on public.contactos for select to authenticated using (not opt_out);",
+    )
     _edit(
         contacts,
         "v_campos := array_remove(array[",
@@ -132,8 +136,6 @@ def test_edits_of_every_kind_are_written_and_leave_nothing_to_differ(
     start = text.index("create function public.registrar_evento(")
     end = text.index("$$;", text.index("as $$", start)) + 3
     events.write_text(text[:start] + text[end:], encoding="utf-8")
-    _edit(events, "revoke all on function public.registrar_evento(", "-- (")
-    _edit(events, "grant execute on function public.registrar_evento(", "-- (")
     _append(
         events,
         "\ncreate table public.etiquetas (\n"

@@ -1,4 +1,5 @@
--- Domains: the values a column of several tables may hold, and the checks behind them.
+-- Domains: the values a column of several tables may hold, the checks behind them, and the
+-- errors every aggregate raises.
 
 create function public._talia_check_canal(p_canal text) returns void
 language plpgsql immutable set search_path = ''
@@ -11,9 +12,6 @@ begin
 end
 $$;
 
-revoke all on function public._talia_check_canal(text) from public, anon, authenticated, service_role;
-grant execute on function public._talia_check_canal(text) to service_role;
-
 create function public._talia_check_texto(p_texto text) returns void
 language plpgsql immutable set search_path = ''
 as $$
@@ -25,8 +23,15 @@ begin
 end
 $$;
 
-revoke all on function public._talia_check_texto(text) from public, anon, authenticated, service_role;
-grant execute on function public._talia_check_texto(text) to service_role;
+-- What a function was asked about does not exist: TA404, which the repositories raise as
+-- RecordNotFound and the APIs answer 404.
+create function public._talia_no_encontrado(p_que text) returns void
+language plpgsql set search_path = ''
+as $$
+begin
+  raise exception using errcode = 'TA404', message = p_que || ' not found';
+end
+$$;
 
 create domain public.canal as text
   constraint canal_check CHECK ((VALUE = ANY (ARRAY['whatsapp'::text, 'webchat'::text, 'voice'::text])));

@@ -25,16 +25,6 @@ create table public.contactos (
 
 alter table public.contactos enable row level security;
 
-revoke all on table public.contactos from public, anon, authenticated, service_role;
-grant all on table public.contactos to service_role;
-grant references, select, trigger on table public.contactos to authenticated;
-
-create policy contactos_staff_read on public.contactos
-  as permissive
-  for select
-  to authenticated
-  using (true);
-
 -- Lead data a contact gave; null leaves a field as it was. The event names the fields only.
 create function public.actualizar_lead(
   p_contacto_id uuid,
@@ -67,7 +57,7 @@ begin
   where c.contacto_id = p_contacto_id
   returning c.* into v_contacto;
   if not found then
-    raise exception using errcode = 'TA404', message = format('contact %s not found', p_contacto_id);
+    perform public._talia_no_encontrado(format('contact %s', p_contacto_id));
   end if;
   v_campos := array_remove(array[
     case when p_nombre is not null then 'nombre' end,
@@ -84,9 +74,6 @@ exception when check_violation then
 end
 $$;
 
-revoke all on function public.actualizar_lead(uuid,text,text,text,text,text,uuid) from public, anon, authenticated, service_role;
-grant execute on function public.actualizar_lead(uuid,text,text,text,text,text,uuid) to service_role;
-
 create function public.marcar_opt_out(p_contacto_id uuid, p_opt_out boolean)
 returns boolean
 language plpgsql security definer set search_path = ''
@@ -101,14 +88,11 @@ begin
     return true;
   end if;
   if not exists (select 1 from public.contactos c where c.contacto_id = p_contacto_id) then
-    raise exception using errcode = 'TA404', message = format('contact %s not found', p_contacto_id);
+    perform public._talia_no_encontrado(format('contact %s', p_contacto_id));
   end if;
   return false;
 end
 $$;
-
-revoke all on function public.marcar_opt_out(uuid,boolean) from public, anon, authenticated, service_role;
-grant execute on function public.marcar_opt_out(uuid,boolean) to service_role;
 
 -- Right to be forgotten: the person's messages, conversations, events and identity go;
 -- one anonymous event says it happened.
@@ -137,5 +121,3 @@ begin
 end
 $$;
 
-revoke all on function public.olvidar_contacto(uuid) from public, anon, authenticated, service_role;
-grant execute on function public.olvidar_contacto(uuid) to service_role;

@@ -19,16 +19,6 @@ create table public.conversaciones (
 
 alter table public.conversaciones enable row level security;
 
-revoke all on table public.conversaciones from public, anon, authenticated, service_role;
-grant all on table public.conversaciones to service_role;
-grant references, select, trigger on table public.conversaciones to authenticated;
-
-create policy conversaciones_staff_read on public.conversaciones
-  as permissive
-  for select
-  to authenticated
-  using (true);
-
 -- Opens a conversation for a channel identity: always a new one (a webchat session, a call).
 -- With a provider id (a CallSid) a repeat returns the conversation opened the first time.
 create function public.abrir_conversacion(
@@ -72,9 +62,6 @@ begin
 end
 $$;
 
-revoke all on function public.abrir_conversacion(text,text,text,text) from public, anon, authenticated, service_role;
-grant execute on function public.abrir_conversacion(text,text,text,text) to service_role;
-
 -- Conversation state: handoff to staff, given back by staff, closed.
 create function public.cambiar_estado_conversacion(
   p_conversacion_id uuid,
@@ -92,8 +79,7 @@ begin
   select cv.estado into v_anterior from public.conversaciones cv
   where cv.conversacion_id = p_conversacion_id for update;
   if not found then
-    raise exception using errcode = 'TA404',
-      message = format('conversation %s not found', p_conversacion_id);
+    perform public._talia_no_encontrado(format('conversation %s', p_conversacion_id));
   end if;
   if v_anterior = p_estado then
     return query select p_estado, false;
@@ -114,25 +100,16 @@ begin
 end
 $$;
 
-revoke all on function public.cambiar_estado_conversacion(uuid,text,text) from public, anon, authenticated, service_role;
-grant execute on function public.cambiar_estado_conversacion(uuid,text,text) to service_role;
-
 create function public.marcar_handoff(p_conversacion_id uuid, p_motivo text default null)
 returns table (estado text, cambiado boolean)
 language sql security definer set search_path = ''
 as $$ select * from public.cambiar_estado_conversacion(p_conversacion_id, 'handoff', p_motivo) $$;
-
-revoke all on function public.marcar_handoff(uuid,text) from public, anon, authenticated, service_role;
-grant execute on function public.marcar_handoff(uuid,text) to service_role;
 
 -- A staff action: the assistant answers the conversation again.
 create function public.devolver_conversacion(p_conversacion_id uuid)
 returns table (estado text, cambiado boolean)
 language sql security definer set search_path = ''
 as $$ select * from public.cambiar_estado_conversacion(p_conversacion_id, 'open', null) $$;
-
-revoke all on function public.devolver_conversacion(uuid) from public, anon, authenticated, service_role;
-grant execute on function public.devolver_conversacion(uuid) to service_role;
 
 -- The OpenAI conversation id is set once; concurrent callers all get the stored one.
 create function public.asignar_openai_conversation(
@@ -151,15 +128,11 @@ begin
     select cv.openai_conversation_id into v_actual from public.conversaciones cv
     where cv.conversacion_id = p_conversacion_id;
     if not found then
-      raise exception using errcode = 'TA404',
-        message = format('conversation %s not found', p_conversacion_id);
+      perform public._talia_no_encontrado(format('conversation %s', p_conversacion_id));
     end if;
   end if;
   return v_actual;
 end
 $$;
-
-revoke all on function public.asignar_openai_conversation(uuid,text) from public, anon, authenticated, service_role;
-grant execute on function public.asignar_openai_conversation(uuid,text) to service_role;
 
 CREATE INDEX conversaciones_contacto_abierta_idx ON public.conversaciones USING btree (contacto_id, started_at DESC) WHERE ((estado)::text <> 'closed'::text);

@@ -24,22 +24,23 @@ create table public.mensajes (
 
 alter table public.mensajes enable row level security;
 
-revoke all on sequence public.mensajes_mensaje_id_seq from public, anon, authenticated, service_role;
-grant all on sequence public.mensajes_mensaje_id_seq to service_role;
-
-revoke all on table public.mensajes from public, anon, authenticated, service_role;
-grant all on table public.mensajes to service_role;
-grant references, select, trigger on table public.mensajes to authenticated;
-
 CREATE INDEX mensajes_conversacion_idx ON public.mensajes USING btree (conversacion_id, mensaje_id);
 
 CREATE INDEX mensajes_respuesta_a_idx ON public.mensajes USING btree (respuesta_a) WHERE (respuesta_a IS NOT NULL);
 
-create policy mensajes_staff_read on public.mensajes
-  as permissive
-  for select
-  to authenticated
-  using (true);
+-- A conversation's last_message_at is the time of its newest message, whoever writes it.
+create function public._talia_ultimo_mensaje() returns trigger
+language plpgsql set search_path = ''
+as $$
+begin
+  update public.conversaciones cv set last_message_at = new.created_at
+  where cv.conversacion_id = new.conversacion_id;
+  return null;
+end
+$$;
+
+create trigger mensajes_mueven_su_conversacion after insert on public.mensajes
+  for each row execute function public._talia_ultimo_mensaje();
 
 -- An inbound message of any channel, with its contact and open conversation upserted.
 create or replace function public.registrar_mensaje_entrante(
@@ -132,8 +133,6 @@ begin
     return;
   end if;
 
-  update public.conversaciones cv set last_message_at = now()
-  where cv.conversacion_id = v_conversacion;
   -- Filling the result columns costs less than a query to return them.
   mensaje_id := v_mensaje;
   conversacion_id := v_conversacion;
@@ -144,9 +143,6 @@ begin
   return next;
 end
 $$;
-
-revoke all on function public.registrar_mensaje_entrante(text,text,text,text,text,text,jsonb,text,jsonb) from public, anon, authenticated, service_role;
-grant execute on function public.registrar_mensaje_entrante(text,text,text,text,text,text,jsonb,text,jsonb) to service_role;
 
 -- A webchat visitor message in the session's conversation, idempotent on client_message_id.
 -- It returns the stored row itself (the caller shows it at once, without reading it back).
@@ -192,8 +188,7 @@ begin
   select * into v_conversacion from public.conversaciones cv
   where cv.conversacion_id = p_conversacion_id and cv.canal = 'webchat';
   if not found then
-    raise exception using errcode = 'TA404',
-      message = format('webchat conversation %s not found', p_conversacion_id);
+    perform public._talia_no_encontrado(format('webchat conversation %s', p_conversacion_id));
   end if;
 
   insert into public.mensajes as m (
@@ -206,10 +201,7 @@ begin
     do nothing
   returning m.* into v_fila;
 
-  if v_fila.mensaje_id is not null then
-    update public.conversaciones cv set last_message_at = now()
-    where cv.conversacion_id = p_conversacion_id;
-  else
+  if v_fila.mensaje_id is null then
     select m.* into v_fila from public.mensajes m
     where m.conversacion_id = p_conversacion_id and m.canal = 'webchat'
       and m.proveedor_id = p_client_message_id;
@@ -225,9 +217,6 @@ begin
     v_fila.updated_at, v_repetido, v_respuesta, v_conversacion.estado::text;
 end
 $$;
-
-revoke all on function public.registrar_mensaje_webchat(uuid,text,text) from public, anon, authenticated, service_role;
-grant execute on function public.registrar_mensaje_webchat(uuid,text,text) to service_role;
 
 -- An outbound message, recorded before it is sent; idempotent on its idempotency key.
 create function public.registrar_mensaje_saliente(
@@ -250,8 +239,7 @@ begin
   select cv.canal into v_canal from public.conversaciones cv
   where cv.conversacion_id = p_conversacion_id;
   if not found then
-    raise exception using errcode = 'TA404',
-      message = format('conversation %s not found', p_conversacion_id);
+    perform public._talia_no_encontrado(format('conversation %s', p_conversacion_id));
   end if;
 
   insert into public.mensajes (
@@ -269,14 +257,9 @@ begin
       where m.idempotency_key = p_idempotency_key;
     return;
   end if;
-  update public.conversaciones cv set last_message_at = now()
-  where cv.conversacion_id = p_conversacion_id;
   return query select v_mensaje, false;
 end
 $$;
-
-revoke all on function public.registrar_mensaje_saliente(uuid,text,text,bigint,text,text,text,jsonb) from public, anon, authenticated, service_role;
-grant execute on function public.registrar_mensaje_saliente(uuid,text,text,bigint,text,text,text,jsonb) to service_role;
 
 -- Delivery status: the provider id is attached the first time; the status only moves forward
 -- (queued < sending < sent < failed/undelivered < delivered < read), whatever order callbacks
@@ -289,9 +272,6 @@ as $$
     when 'failed' then 4 when 'undelivered' then 4 when 'delivered' then 5 when 'read' then 6
   end
 $$;
-
-revoke all on function public._talia_rango_entrega(text) from public, anon, authenticated, service_role;
-grant execute on function public._talia_rango_entrega(text) to service_role;
 
 -- Delivery status, moving only forward (see _talia_rango_entrega).
 create or replace function public.actualizar_estado_entrega(
@@ -323,7 +303,7 @@ begin
     for update;
   end if;
   if v_mensaje.mensaje_id is null then
-    raise exception using errcode = 'TA404', message = 'message not found for that provider id';
+    perform public._talia_no_encontrado('message for that provider id');
   end if;
 
   if coalesce(public._talia_rango_entrega(v_mensaje.estado_entrega), -1)
@@ -338,9 +318,6 @@ begin
   return query select v_mensaje.mensaje_id, p_estado, true;
 end
 $$;
-
-revoke all on function public.actualizar_estado_entrega(text,text,text,text,bigint) from public, anon, authenticated, service_role;
-grant execute on function public.actualizar_estado_entrega(text,text,text,text,bigint) to service_role;
 
 -- Splits a stored outbound message into the parts sent one by one: the row keeps part 1,
 -- parts 2.. become rows of their own (idempotency key `<key>:<n>`), all in order. Calling it
@@ -357,8 +334,7 @@ begin
   where m.mensaje_id = p_mensaje_id and m.direccion = 'outbound'
   for update;
   if not found then
-    raise exception using errcode = 'TA404',
-      message = format('outbound message %s not found', p_mensaje_id);
+    perform public._talia_no_encontrado(format('outbound message %s', p_mensaje_id));
   end if;
   if coalesce(array_length(p_partes, 1), 0) = 0 then
     raise exception using errcode = 'TA400', message = 'at least one part is required';
@@ -392,9 +368,6 @@ begin
     order by 2;
 end
 $$;
-
-revoke all on function public.dividir_mensaje_saliente(bigint,text[]) from public, anon, authenticated, service_role;
-grant execute on function public.dividir_mensaje_saliente(bigint,text[]) to service_role;
 
 CREATE UNIQUE INDEX mensajes_proveedor_canal_key ON public.mensajes USING btree (canal, proveedor_id) WHERE ((proveedor_id IS NOT NULL) AND ((canal)::text <> 'webchat'::text));
 

@@ -15,22 +15,9 @@ create table public.eventos (
 
 alter table public.eventos enable row level security;
 
-revoke all on sequence public.eventos_evento_id_seq from public, anon, authenticated, service_role;
-grant all on sequence public.eventos_evento_id_seq to service_role;
-
-revoke all on table public.eventos from public, anon, authenticated, service_role;
-grant all on table public.eventos to service_role;
-grant references, select, trigger on table public.eventos to authenticated;
-
 CREATE INDEX eventos_conversacion_idx ON public.eventos USING btree (conversacion_id, evento_id);
 
 CREATE INDEX eventos_contacto_idx ON public.eventos USING btree (contacto_id);
-
-create policy eventos_staff_read on public.eventos
-  as permissive
-  for select
-  to authenticated
-  using (true);
 
 create function public.registrar_evento(
   p_tipo text,
@@ -52,5 +39,3 @@ exception when check_violation then
 end
 $$;
 
-revoke all on function public.registrar_evento(text,uuid,uuid,jsonb) from public, anon, authenticated, service_role;
-grant execute on function public.registrar_evento(text,uuid,uuid,jsonb) to service_role;

@@ -12,16 +12,6 @@ create table public.asistentes (
 
 alter table public.asistentes enable row level security;
 
-revoke all on table public.asistentes from public, anon, authenticated, service_role;
-grant all on table public.asistentes to service_role;
-grant references, select, trigger on table public.asistentes to authenticated;
-
-create policy asistentes_staff_read on public.asistentes
-  as permissive
-  for select
-  to authenticated
-  using (true);
-
 create function public.guardar_asistente(p_clave text, p_perfil jsonb) returns boolean
 language plpgsql security definer set search_path = ''
 as $$
@@ -37,5 +27,3 @@ exception when check_violation then
 end
 $$;
 
-revoke all on function public.guardar_asistente(text,jsonb) from public, anon, authenticated, service_role;
-grant execute on function public.guardar_asistente(text,jsonb) to service_role;

@@ -14,8 +14,6 @@ create table private.tokens_llamada (
 
 alter table private.tokens_llamada enable row level security;
 
-revoke all on table private.tokens_llamada from public, anon, authenticated, service_role;
-
 -- Spends a call's stream token: the conversation once, for an unexpired matching token;
 -- nothing for a wrong, expired or already used one. The spent row stays, so the call is
 -- known to have streamed.
@@ -29,9 +27,6 @@ as $$
     and t.gastado_at is null
   returning t.conversacion_id
 $$;
-
-revoke all on function public.consumir_token_llamada(text,text) from public, anon, authenticated, service_role;
-grant execute on function public.consumir_token_llamada(text,text) to service_role;
 
 -- One turn of a call: the caller's (inbound) or the assistant's (outbound) words, provider id
 -- `CallSid:sequence`; a repeated sequence returns the stored turn.
@@ -56,7 +51,7 @@ begin
   select cv.conversacion_id into v_conversacion from public.conversaciones cv
   where cv.canal = 'voice' and cv.proveedor_id = p_call_sid;
   if not found then
-    raise exception using errcode = 'TA404', message = format('call %s not found', p_call_sid);
+    perform public._talia_no_encontrado(format('call %s', p_call_sid));
   end if;
 
   insert into public.mensajes (
@@ -76,14 +71,9 @@ begin
       where m.canal = 'voice' and m.proveedor_id = v_proveedor;
     return;
   end if;
-  update public.conversaciones cv set last_message_at = now()
-  where cv.conversacion_id = v_conversacion;
   return query select v_mensaje, false;
 end
 $$;
-
-revoke all on function public.registrar_turno_llamada(text,integer,text,text,jsonb) from public, anon, authenticated, service_role;
-grant execute on function public.registrar_turno_llamada(text,integer,text,text,jsonb) to service_role;
 
 -- Ends a call's record: closes its conversation and merges `p_detalle` (no personal data)
 -- into the call's single `call_ended` event. Unknown calls are ignored (returns false).
@@ -120,9 +110,6 @@ begin
   return true;
 end
 $$;
-
-revoke all on function public.terminar_llamada(text,jsonb) from public, anon, authenticated, service_role;
-grant execute on function public.terminar_llamada(text,jsonb) to service_role;
 
 create function public.registrar_llamada(
   p_call_sid text,
@@ -171,5 +158,3 @@ begin
 end
 $$;
 
-revoke all on function public.registrar_llamada(text,text,text,text,integer) from public, anon, authenticated, service_role;
-grant execute on function public.registrar_llamada(text,text,text,text,integer) to service_role;

@@ -107,3 +107,33 @@ def _id(job: Job) -> int:
 
 def _fields(job: Job, leaving_out: set[str]) -> dict[str, object]:
     return {k: v for k, v in attrs.asdict(job).items() if k not in leaving_out}
+
+
+async def test_replicas_of_the_previous_release_still_record_and_queue_one_message(
+    database_url: str, db_pool: AsyncConnectionPool, jobs: procrastinate.App
+) -> None:
+    # During a rolling deploy, replicas started before the migration call the one-message
+    # function they know: it must keep its columns and still queue the reply job.
+    save_profile(database_url)
+    async with db_pool.connection() as conn:
+        cursor = await conn.execute(
+            "select * from public.registrar_entrante_whatsapp(%s, 'default', %s, 'hola', 'text',"
+            " null, null, '{}'::jsonb, %s, %s, 60000)",
+            ("whatsapp:+34600000003", "SM" + "3".rjust(32, "0"), REPLY_TASK, REPLY_QUEUE),
+        )
+        columns = [column.name for column in cursor.description or []]
+        row = await cursor.fetchone()
+
+    assert columns == [
+        "mensaje_id",
+        "conversacion_id",
+        "contacto_id",
+        "repetido",
+        "estado_conversacion",
+        "opt_out",
+        "encolado",
+    ]
+    assert row is not None
+    assert row[3:] == (False, "open", False, True)
+    [job] = await jobs.job_manager.list_jobs_async(queue=REPLY_QUEUE)
+    assert job.queueing_lock == reply_lock(row[1])

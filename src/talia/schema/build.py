@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from procrastinate.schema import SchemaManager
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
@@ -53,10 +54,24 @@ def scratch_server() -> Iterator[Scratch]:
             server.stop()
 
 
+def library_schemas() -> dict[str, str]:
+    """Schemas that libraries own and ship, applied before the files, by name.
+
+    The job queue's tables are procrastinate's: the schema files add only TalIA's rights to
+    them, and an upgrade that changes them shows up as a difference to migrate.
+    """
+    return {"procrastinate": SchemaManager.get_schema()}
+
+
 def apply_schema_files(url: str, directory: Path) -> None:
-    """Build the database the schema files declare, in one transaction."""
+    """Build the database the libraries and schema files declare, in one transaction."""
     prepare_like_supabase(url)
     with psycopg.connect(url, prepare_threshold=None) as conn:
+        for library, schema in library_schemas().items():
+            try:
+                conn.execute(schema.encode())
+            except psycopg.Error as exc:
+                raise SchemaError(f"{library}'s own schema: {exc}") from exc
         # As pg_dump does: a function may name a table a later file creates.
         conn.execute("set check_function_bodies = off")
         for path in schema_files(directory):

@@ -152,7 +152,18 @@ def _replace_function(old: DbObject, new: DbObject) -> str:
 
 
 def _regrant(old: DbObject, new: DbObject) -> str:
+    """Revoke what `old` granted, unless the new grants begin by revoking it all anyway."""
+    first = new.create.partition("\n")[0]
+    if old.drop and first.startswith(old.drop.partition(" from ")[0]):
+        revoked = set(_grantees(first))
+        if revoked.issuperset(_grantees(old.drop)):
+            return new.create
     return "\n".join(part for part in (old.drop, new.create) if part)
+
+
+def _grantees(revoke: str) -> list[str]:
+    """The roles a `revoke ... from a, b;` line names."""
+    return [role.strip() for role in revoke.rstrip(";").rpartition(" from ")[2].split(",")]
 
 
 def _extend_enum(old: DbObject, new: DbObject) -> str | None:

@@ -5,17 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends
-from starlette.requests import HTTPConnection
 
+from talia_core.deps import app_state
 from talia_voice.state import VoiceState
 
-
-async def get_state(connection: HTTPConnection) -> VoiceState:
-    """The voice state the lifespan put on the app (for requests and sockets)."""
-    state = getattr(connection.app.state, "voice", None)
-    if not isinstance(state, VoiceState):
-        raise RuntimeError("the voice lifespan has not run")
-    return state
-
-
+get_state = app_state("voice", VoiceState)
 State = Annotated[VoiceState, Depends(get_state)]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import psycopg
 import structlog
 from psycopg_pool import PoolTimeout
 
 from talia_core.repositories.errors import InvalidRecord, RecordNotFound, TextTooLong
+from talia_core.repositories.llamadas import LlamadasRepository
 from talia_core.retries import Backoff
 from talia_voice.playback import BYTES_PER_MS, Playback
 
@@ -19,20 +20,6 @@ log = structlog.stdlib.get_logger("talia.voice.transcript")
 Role = Literal["user", "assistant"]
 # A database blip is ridden out for about 4 s: retries 0.25, 0.5, 1 and 2 s apart.
 STORE_BACKOFF = Backoff(attempts=5, first_wait=0.25, longest_wait=3.0)
-
-
-class TurnStore(Protocol):
-    """Where turns go (`LlamadasRepository.record_turn`)."""
-
-    async def record_turn(
-        self,
-        *,
-        call_sid: str,
-        sequence: int,
-        role: str,
-        text: str,
-        metadata: dict[str, Any] | None = None,
-    ) -> object: ...
 
 
 @dataclass
@@ -67,7 +54,7 @@ class Transcript:
     marks after its audio) or once it was cut short.
     """
 
-    def __init__(self, store: TurnStore, *, call_sid: str, playback: Playback) -> None:
+    def __init__(self, store: LlamadasRepository, *, call_sid: str, playback: Playback) -> None:
         self._store = store
         self._call_sid = call_sid
         self._playback = playback

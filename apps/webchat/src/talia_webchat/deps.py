@@ -8,8 +8,8 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Request
-from starlette.requests import HTTPConnection
 
+from talia_core.deps import app_state
 from talia_core.errors import Forbidden, Unauthorized
 from talia_webchat.config import Settings
 from talia_webchat.limits import RateLimiter
@@ -48,14 +48,7 @@ class WebchatState:
     open_sockets: Counter[UUID] = field(default_factory=Counter)
 
 
-async def get_state(connection: HTTPConnection) -> WebchatState:
-    """The webchat state the lifespan put on the app (for requests and sockets)."""
-    state = getattr(connection.app.state, "webchat", None)
-    if not isinstance(state, WebchatState):
-        raise RuntimeError("the webchat lifespan has not run")
-    return state
-
-
+get_state = app_state("webchat", WebchatState)
 State = Annotated[WebchatState, Depends(get_state)]
 
 

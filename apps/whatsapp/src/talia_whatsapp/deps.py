@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends
-from starlette.requests import HTTPConnection
 
+from talia_core.deps import app_state
 from talia_core.repositories.contactos import ContactosRepository
 from talia_core.repositories.eventos import EventosRepository
 from talia_core.repositories.mensajes import MensajesRepository
@@ -28,12 +28,5 @@ class WhatsAppState:
     metrics: ReplyMetrics
 
 
-async def get_state(connection: HTTPConnection) -> WhatsAppState:
-    """The state the lifespan put on the app."""
-    state = getattr(connection.app.state, "whatsapp", None)
-    if not isinstance(state, WhatsAppState):
-        raise RuntimeError("the whatsapp lifespan has not run")
-    return state
-
-
+get_state = app_state("whatsapp", WhatsAppState)
 State = Annotated[WhatsAppState, Depends(get_state)]

@@ -1,7 +1,7 @@
 """Where the reply queue touches procrastinate's schema, all of it.
 
 A reply job is queued by the webhook's SQL, in the transaction that stores the message
-(`registrar_entrante_whatsapp`, supabase/schemas/80_whatsapp_inbound.sql): it calls
+(`registrar_entrantes_whatsapp`, supabase/schemas/80_whatsapp_inbound.sql): it calls
 procrastinate's `procrastinate_defer_jobs_v1` with the names below, and a per-conversation
 queueing lock (`reply_lock`) so a burst of messages queues one job. Here, the queue's state
 is read from `procrastinate_jobs`. Everything else goes through procrastinate's Python API

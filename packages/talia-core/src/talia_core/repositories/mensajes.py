@@ -79,8 +79,8 @@ class EstadoEntrega:
 
 @dataclass(frozen=True)
 class EntranteWhatsApp:
-    """One inbound WhatsApp message to record (`registrar_entrante_whatsapp`'s arguments):
-    queued for a reply `espera_ms` later when `encolar`."""
+    """One inbound WhatsApp message to record (an element of `registrar_entrantes_whatsapp`'s
+    batch): queued for a reply `espera_ms` later when `encolar`."""
 
     identidad: str
     asistente: str
@@ -237,26 +237,7 @@ class MensajesRepository:
         self, entrante: EntranteWhatsApp, respuestas: ColaRespuestas
     ) -> EntranteRegistrado:
         """A WhatsApp message and, when it should be answered, its reply job, in one call."""
-        return await fetch_row(
-            self._pool,
-            "select * from public.registrar_entrante_whatsapp("
-            "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                entrante.identidad,
-                entrante.asistente,
-                entrante.message_sid,
-                entrante.contenido,
-                entrante.tipo,
-                None if entrante.media is None else Jsonb(entrante.media),
-                entrante.nombre,
-                Jsonb(entrante.metadata),
-                respuestas.tarea,
-                respuestas.cola,
-                entrante.espera_ms,
-                entrante.encolar,
-            ),
-            EntranteRegistrado,
-        )
+        return (await self.record_whatsapp_batch([entrante], respuestas))[0]
 
     async def record_whatsapp_batch(
         self, entrantes: Sequence[EntranteWhatsApp], respuestas: ColaRespuestas
@@ -279,19 +260,19 @@ class MensajesRepository:
         self, nota: Mensaje, *, identidad: str, asistente: str, texto: str
     ) -> None:
         """A WhatsApp voice note's transcript, as a message of its own (never answered)."""
-        await fetch_row(
-            self._pool,
-            "select * from public.registrar_entrante_whatsapp("
-            "%s, %s, %s, %s, 'transcript', null, null, %s, '', '', 0, false)",
-            (
-                identidad,
-                asistente,
-                f"{nota.proveedor_id}:transcript",
-                texto,
-                Jsonb({"transcript_of": nota.mensaje_id}),
-            ),
-            EntranteRegistrado,
+        transcript = EntranteWhatsApp(
+            identidad=identidad,
+            asistente=asistente,
+            message_sid=f"{nota.proveedor_id}:transcript",
+            contenido=texto,
+            tipo="transcript",
+            media=None,
+            nombre=None,
+            metadata={"transcript_of": nota.mensaje_id},
+            espera_ms=0,
+            encolar=False,
         )
+        await self.record_whatsapp_batch([transcript], ColaRespuestas(tarea="", cola=""))
 
     async def unanswered(self, conversacion_id: UUID) -> list[Mensaje]:
         """The person's messages after the last one a reply answered, in order."""
