@@ -1,7 +1,8 @@
 """Webchat: (a) added time to first token over the WebSocket, (b) memory per idle socket.
 
 The app runs as its own uvicorn process (one worker) over the embedded PostgreSQL; the fake
-model runs in this process, so its send time and the client's receive time share one clock.
+model runs in a third process (`talia_testkit.fake_openai.process`: in this one it would
+share the client's interpreter lock), and its send times are on the client's clock.
 
     uv run python bench/webchat.py [--turns 200] [--sockets 2000]
 """
@@ -32,7 +33,8 @@ from websockets.typing import Origin
 
 from talia_core.migrations import migrate
 from talia_testkit.database import MIGRATIONS_DIR
-from talia_testkit.fake_openai import FakeOpenAI, Turn, run_fake_openai
+from talia_testkit.fake_openai import Turn
+from talia_testkit.fake_openai.process import FakeOpenAIProcess, run_fake_openai_process
 from talia_testkit.postgres import EmbeddedPostgres
 from talia_testkit.profiles import throwaway_profile
 
@@ -46,7 +48,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _start_app(database_url: str, fake: FakeOpenAI, port: int) -> subprocess.Popen[bytes]:
+def _start_app(database_url: str, fake: FakeOpenAIProcess, port: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -60,7 +62,12 @@ def _start_app(database_url: str, fake: FakeOpenAI, port: int) -> subprocess.Pop
         "TALIA_DB_POOL_MAX_SIZE": "10",
         "TALIA_LOG_LEVEL": "WARNING",
     }
-    command = [sys.executable, "-m", "uvicorn", "talia_webchat.main:app", "--port", str(port)]
+    # As the image runs it (apps/webchat/Dockerfile).
+    command = [
+        *(sys.executable, "-m", "uvicorn", "talia_webchat.main:app", "--port", str(port)),
+        *("--no-proxy-headers", "--ws-per-message-deflate", "false", "--ws-max-size", "65536"),
+        "--no-access-log",
+    ]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -94,7 +101,7 @@ async def _authenticated(port: int, token: str) -> ClientConnection:
     return ws
 
 
-async def first_token(port: int, fake: FakeOpenAI, turns: int) -> list[float]:
+async def first_token(port: int, fake: FakeOpenAIProcess, turns: int) -> list[float]:
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
         ws = await _authenticated(port, await _session(http))
     samples: list[float] = []
@@ -111,7 +118,7 @@ async def first_token(port: int, fake: FakeOpenAI, turns: int) -> list[float]:
             if frame["type"] == "done":
                 break
         if index >= 10:
-            samples.append(received - fake.script.delta_marks[-1][0])
+            samples.append(received - fake.delta_marks()[-1][0])
     await ws.close()
     return samples
 
@@ -139,14 +146,17 @@ class RunningWebchat:
     port: int
     pid: int
     database_url: str
-    fake: FakeOpenAI
+    fake: FakeOpenAIProcess
 
 
 @contextmanager
 def running_webchat() -> Iterator[RunningWebchat]:
-    """A migrated embedded PostgreSQL with a `default` profile, the fake model in this
-    process, and `uvicorn talia_webchat.main:app` over them; all stopped afterwards."""
-    with tempfile.TemporaryDirectory(prefix="talia-bench-") as tmp, run_fake_openai() as fake:
+    """A migrated embedded PostgreSQL with a `default` profile, the fake model in a process
+    of its own, and `uvicorn talia_webchat.main:app` over them; all stopped afterwards."""
+    with (
+        tempfile.TemporaryDirectory(prefix="talia-bench-") as tmp,
+        run_fake_openai_process() as fake,
+    ):
         database = EmbeddedPostgres.start(Path(tmp) / "data")
         port = _free_port()
         app = None

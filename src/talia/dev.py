@@ -120,6 +120,7 @@ async def _serve_all(
                 log_config=None,
                 access_log=False,
                 ws_max_size=MAX_WEBSOCKET_MESSAGE_BYTES,
+                ws_per_message_deflate=False,  # as the images run: short JSON or base64 audio
                 proxy_headers=False,  # the apps decide whom to believe (TALIA_TRUSTED_PROXIES)
                 timeout_graceful_shutdown=math.ceil(grace_seconds),
             )

@@ -145,9 +145,11 @@ end
 $$;
 
 -- A webchat visitor message in the session's conversation, idempotent on client_message_id.
--- It returns the stored row itself (the caller shows it at once, without reading it back).
+-- It returns the stored row itself (the caller shows it at once, without reading it back),
+-- and what answering it needs of its conversation (its state, contact, assistant and OpenAI
+-- conversation): the reply starts without another round trip.
 -- A repeat returns the row stored the first time, and the assistant reply to it, if any.
-create or replace function public.registrar_mensaje_webchat(
+create function public.recibir_mensaje_webchat(
   p_conversacion_id uuid,
   p_client_message_id text,
   p_contenido text
@@ -170,7 +172,10 @@ create or replace function public.registrar_mensaje_webchat(
   updated_at timestamptz,
   repetido boolean,
   respuesta_id bigint,
-  estado_conversacion text
+  estado_conversacion text,
+  contacto_id uuid,
+  asistente_clave text,
+  openai_conversation_id text
 )
 language plpgsql security definer set search_path = ''
 as $$
@@ -214,8 +219,29 @@ begin
     v_fila.rol::text, v_fila.tipo::text, v_fila.contenido::text, v_fila.media,
     v_fila.proveedor_id::text, v_fila.idempotency_key::text, v_fila.respuesta_a,
     v_fila.estado_entrega::text, v_fila.error_codigo::text, v_fila.metadata, v_fila.created_at,
-    v_fila.updated_at, v_repetido, v_respuesta, v_conversacion.estado::text;
+    v_fila.updated_at, v_repetido, v_respuesta, v_conversacion.estado::text,
+    v_conversacion.contacto_id, v_conversacion.asistente_clave::text,
+    v_conversacion.openai_conversation_id::text;
 end
+$$;
+
+-- The same, as replicas of the releases before 2026-11-30 call it (they may still run during
+-- a rolling deploy). Drop it once none of them runs.
+create function public.registrar_mensaje_webchat(
+  p_conversacion_id uuid, p_client_message_id text, p_contenido text
+) returns table (
+  mensaje_id bigint, conversacion_id uuid, canal text, direccion text, rol text, tipo text,
+  contenido text, media jsonb, proveedor_id text, idempotency_key text, respuesta_a bigint,
+  estado_entrega text, error_codigo text, metadata jsonb, created_at timestamptz,
+  updated_at timestamptz, repetido boolean, respuesta_id bigint, estado_conversacion text
+)
+language sql security definer set search_path = ''
+as $$
+  select r.mensaje_id, r.conversacion_id, r.canal, r.direccion, r.rol, r.tipo, r.contenido,
+    r.media, r.proveedor_id, r.idempotency_key, r.respuesta_a, r.estado_entrega,
+    r.error_codigo, r.metadata, r.created_at, r.updated_at, r.repetido, r.respuesta_id,
+    r.estado_conversacion
+  from public.recibir_mensaje_webchat(p_conversacion_id, p_client_message_id, p_contenido) r
 $$;
 
 -- An outbound message, recorded before it is sent; idempotent on its idempotency key.

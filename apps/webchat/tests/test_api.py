@@ -182,6 +182,33 @@ def test_streamed_deltas_join_into_the_stored_reply(chat: Chat) -> None:
     assert deltas == done["message"]["text"] == "Tenemos envíos a todo el país."
 
 
+def test_a_visitor_who_leaves_mid_stream_finds_the_whole_reply_stored(chat: Chat) -> None:
+    token = chat.start_session()["session_token"]
+    reply = "Una respuesta que tarda en llegar entera."
+    chat.fake.add_turns(Turn(text=reply, deltas=8, delta_delay=0.1))
+
+    with chat.http.stream(
+        "POST",
+        "/api/webchat/messages",
+        json={"client_message_id": "c-1", "text": "hola"},
+        headers={"Authorization": f"Bearer {token}", "Accept": "text/event-stream"},
+    ) as response:
+        for line in response.iter_lines():
+            if line == "event: delta":
+                break  # the visitor closes the page after the first piece
+    history: list[str] = []
+    for _ in range(50):
+        messages = chat.http.get(
+            "/api/webchat/messages", headers={"Authorization": f"Bearer {token}"}
+        ).json()["messages"]
+        history = [m["text"] for m in messages]
+        if len(history) == 2:
+            break
+        time.sleep(0.1)
+
+    assert history == ["hola", reply]
+
+
 def test_history_after_an_id_returns_only_later_messages_in_order(chat: Chat) -> None:
     token = chat.start_session()["session_token"]
     first = chat.send(token, "c-1", "uno").json()

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -173,3 +174,53 @@ def test_a_message_typed_while_the_server_is_down_arrives_once_after_it_returns(
 
     assert [text.count(s) for s in ("mensaje uno", "respuesta uno", "mensaje dos")] == [1, 1, 1]
     assert len(fake_openai.requests("/v1/responses")) == 2
+
+
+# In the page: when Enter went down in the widget's box, and when the first piece of the
+# next reply was painted (the frame after the change, then a task: past the paint).
+_TIME_FIRST_PIECE = """
+() => {
+  const root = document.querySelector("[data-talia-webchat]").shadowRoot;
+  const log = root.querySelector("[role=log]");
+  window.taliaTimes = [];
+  let enter = null;
+  root.querySelector("textarea").addEventListener("keydown", (event) => {
+    if (event.key === "Enter") enter = performance.now();
+  }, true);
+  new MutationObserver(() => {
+    const last = log.lastElementChild;
+    if (enter === null || !last || !last.classList.contains("assistant") || !last.textContent) {
+      return;
+    }
+    const pressed = enter;
+    enter = null;
+    requestAnimationFrame(() => setTimeout(() => {
+      window.taliaTimes.push(performance.now() - pressed);
+    }, 0));
+  }).observe(log, { childList: true, characterData: true, subtree: true });
+}
+"""
+
+
+def test_enter_to_the_first_reply_piece_painted_is_reported(
+    browser: Browser, demo_url: str, fake_openai: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = browser.new_page()
+    _open_chat(page, demo_url)
+    page.evaluate(_TIME_FIRST_PIECE)
+    log = page.get_by_role("log")
+
+    for number in range(12):
+        fake_openai.add_turns(Turn(text=f"Respuesta número {number}.", deltas=4))
+        _say(page, f"pregunta {number}")
+        expect(log).to_contain_text(f"Respuesta número {number}.")
+        expect(page.get_by_role("status")).to_have_text("")
+    times = sorted(page.evaluate("window.taliaTimes")[2:])  # the first ones warm up
+
+    # A figure to read, not a bound: Chromium paints at most once a frame (16.7 ms at 60 Hz).
+    assert len(times) == 10
+    with capsys.disabled():
+        sys.stdout.write(
+            f"\nwidget, Enter -> first reply piece painted (fake model, {len(times)} messages):"
+            f" p50 {times[len(times) // 2]:.1f} ms, max {times[-1]:.1f} ms\n"
+        )

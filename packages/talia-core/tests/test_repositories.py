@@ -11,10 +11,15 @@ from psycopg_pool import AsyncConnectionPool
 
 from talia_core.db import connection_options
 from talia_core.repositories.contactos import ContactosRepository
-from talia_core.repositories.conversaciones import ConversacionesRepository
+from talia_core.repositories.conversaciones import ConversacionEnCurso, ConversacionesRepository
 from talia_core.repositories.errors import InvalidRecord, RecordNotFound, TextTooLong
 from talia_core.repositories.eventos import EventosRepository
-from talia_core.repositories.mensajes import EntranteRegistrado, MensajesRepository
+from talia_core.repositories.mensajes import (
+    EntranteRegistrado,
+    MensajesRepository,
+    SalienteRegistrado,
+)
+from talia_core.repositories.sql import fetch_row
 
 SENDER = "whatsapp:+5215512345678"
 
@@ -104,6 +109,44 @@ async def test_webchat_retry_returns_the_first_message_and_its_reply(
 
     assert retry.repetido
     assert (retry.mensaje_id, retry.respuesta_id) == (first.mensaje_id, reply.mensaje_id)
+
+
+async def test_a_webchat_message_brings_what_its_reply_needs_of_the_conversation(
+    db_pool: AsyncConnectionPool,
+) -> None:
+    conversations = ConversacionesRepository(db_pool)
+    mensajes = MensajesRepository(db_pool)
+    opened = await conversations.open(canal="webchat", identidad="visitor-2", asistente="tienda")
+    await conversations.attach_openai_conversation(opened.conversacion_id, "conv_abc")
+
+    recorded = await mensajes.record_webchat(
+        conversacion_id=opened.conversacion_id, client_message_id="c-1", contenido="hola"
+    )
+
+    stored = await conversations.get(opened.conversacion_id)
+    assert stored is not None
+    assert recorded.conversacion() == ConversacionEnCurso(
+        conversacion_id=stored.conversacion_id,
+        canal=stored.canal,
+        contacto_id=stored.contacto_id,
+        asistente_clave=stored.asistente_clave,
+        estado=stored.estado,
+        openai_conversation_id="conv_abc",
+    )
+
+
+async def test_a_result_column_a_release_does_not_know_yet_is_left_out(
+    db_pool: AsyncConnectionPool,
+) -> None:
+    # A migration may add result columns while replicas of the previous release still run.
+    row = await fetch_row(
+        db_pool,
+        "select 7::bigint as mensaje_id, true as repetido, 'new' as columna_nueva",
+        (),
+        SalienteRegistrado,
+    )
+
+    assert row == SalienteRegistrado(mensaje_id=7, repetido=True)
 
 
 async def test_outbound_message_is_recorded_once_per_idempotency_key(

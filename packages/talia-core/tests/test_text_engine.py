@@ -186,6 +186,21 @@ async def test_a_stream_dropped_midway_gives_the_fallback(harness: Harness) -> N
     assert finished.text == "test fallback text"
 
 
+async def test_a_response_failed_midway_gives_the_fallback_and_an_event(
+    harness: Harness,
+) -> None:
+    harness.fake.add_turns(Turn(text="una respuesta que falla", deltas=6, fail_after=3))
+
+    deltas, finished, inbound = await harness.answer("hola")
+
+    assert len(deltas) == 3
+    assert finished.fallback
+    assert finished.text == "test fallback text"
+    events = await EventosRepository(harness.pool).list_for_conversation(inbound.conversacion_id)
+    assert events[-1].tipo == "model_failed"
+    assert events[-1].payload["error"] == "ModelUnusable"
+
+
 async def test_a_profile_edited_in_the_database_changes_the_next_instructions(
     harness: Harness,
 ) -> None:

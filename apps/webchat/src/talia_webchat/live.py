@@ -11,7 +11,11 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from uuid import UUID
 
+import structlog
+
 from talia_webchat.service import ExchangeEvent
+
+log = structlog.stdlib.get_logger("talia.webchat.live")
 
 Listener = Callable[[ExchangeEvent], Awaitable[None]]
 
@@ -25,7 +29,8 @@ class LiveReplies:
     def start(
         self, conversacion_id: UUID, events: AsyncIterator[ExchangeEvent], listener: Listener
     ) -> asyncio.Task[None]:
-        """Consume `events` to the end, passing each to `listener` while it can take them."""
+        """Consume `events` to the end in a task of their own, passing each to `listener`
+        while it can take them."""
         task = asyncio.create_task(self._run(events, listener))
         running = self._running[conversacion_id]
         running.add(task)
@@ -53,9 +58,12 @@ class LiveReplies:
     @staticmethod
     async def _run(events: AsyncIterator[ExchangeEvent], listener: Listener) -> None:
         listening = True
-        async for event in events:
-            if listening:
-                try:
-                    await listener(event)
-                except Exception:  # the socket went away; the reply still gets stored
-                    listening = False
+        try:
+            async for event in events:
+                if listening:
+                    try:
+                        await listener(event)
+                    except Exception:  # the visitor went away; the reply still gets stored
+                        listening = False
+        except Exception as exc:  # e.g. the database went away mid-reply
+            log.error("reply_failed", error=type(exc).__name__)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from talia_webchat.deps import (
     limit_ip,
     limit_session_messages,
 )
+from talia_webchat.live import LiveReplies
 from talia_webchat.schemas import (
     ExchangeOut,
     HistoryOut,
@@ -29,6 +31,7 @@ from talia_webchat.schemas import (
     SessionCreated,
 )
 from talia_webchat.service import ExchangeEvent, ReplyDone
+from talia_webchat.tokens import SessionClaims
 from talia_webchat.ws import router as socket_router
 
 router = APIRouter(prefix="/api/webchat", tags=["webchat"], responses=EVERY_ENDPOINT)
@@ -74,7 +77,7 @@ async def post_message(
     message = MessageOut.from_row(exchange.message)
     if "text/event-stream" in request.headers.get("accept", ""):
         return StreamingResponse(
-            _server_sent_events(message, exchange.reply),
+            _server_sent_events(message, exchange.reply, _Relay(state.live, session)),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -99,15 +102,46 @@ def _sse(event: str, data: object) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n".encode()
 
 
+class _Relay:
+    """A reply's events, passed from the task that runs it to one response."""
+
+    def __init__(self, live: LiveReplies, session: SessionClaims) -> None:
+        self._live = live
+        self._conversacion_id = session.conversacion_id
+        self._events: asyncio.Queue[ExchangeEvent | None] = asyncio.Queue()
+
+    def start(self, reply: AsyncIterator[ExchangeEvent]) -> None:
+        """Run the reply in its own task, so it is stored even if the visitor leaves."""
+        task = self._live.start(self._conversacion_id, reply, self._put)
+        task.add_done_callback(lambda _: self._events.put_nowait(None))  # after its last event
+
+    async def _put(self, event: ExchangeEvent) -> None:
+        self._events.put_nowait(event)
+        # Pieces often arrive several to a read: let the response send this one before the
+        # reply task reads the next.
+        await asyncio.sleep(0)
+
+    async def next(self) -> ExchangeEvent | None:
+        """The reply's next event; None once its task ended."""
+        return await self._events.get()
+
+
 async def _server_sent_events(
-    message: MessageOut, events: AsyncIterator[ExchangeEvent]
+    message: MessageOut, reply: AsyncIterator[ExchangeEvent], relay: _Relay
 ) -> AsyncIterator[bytes]:
+    """`ack`, then the reply's `delta`s and its `done`; `error` when the reply ended without
+    one (its task failed: the message stays stored, and sending it again answers it)."""
     yield _sse("ack", message.model_dump(mode="json"))
-    async for event in events:
+    # Started once the ack is on its way: begun earlier, the reply's first events compete
+    # with the response's start and the visitor waits longer for both.
+    relay.start(reply)
+    while (event := await relay.next()) is not None:
         if isinstance(event, TextDelta):
             yield _sse("delta", {"text": event.text})
         else:
             yield _sse("done", ReplyOut.from_done(event).model_dump(mode="json"))
+            return
+    yield _sse("error", {"code": "reply_failed", "message": "The reply failed; send it again."})
 
 
 @router.get("/widget.js", include_in_schema=False)

@@ -108,7 +108,7 @@ class WebchatService:
             reply_to=message.mensaje_id,
             idempotency_key=f"webchat-reply:{message.mensaje_id}",
         )
-        async for event in self._engine.reply(turn):
+        async for event in self._engine.reply(turn, conversation=message.conversacion()):
             if isinstance(event, TextDelta):
                 yield event
             elif isinstance(event, ReplyFinished):

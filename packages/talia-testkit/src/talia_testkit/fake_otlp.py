@@ -44,6 +44,8 @@ class ExportedSpan:
     links: list[tuple[str, str]]  # (trace id, span id)
     status_code: int
     status_message: str
+    start_ns: int = 0  # Unix time, as the span's process saw it
+    end_ns: int = 0
 
     @property
     def text(self) -> str:
@@ -122,6 +124,8 @@ def _span(service: str, span: Any) -> ExportedSpan:
         links=[(link.trace_id.hex(), link.span_id.hex()) for link in span.links],
         status_code=span.status.code,
         status_message=span.status.message,
+        start_ns=span.start_time_unix_nano,
+        end_ns=span.end_time_unix_nano,
     )
 
 

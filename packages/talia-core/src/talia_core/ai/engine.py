@@ -5,24 +5,32 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 from uuid import UUID
 
 import openai
 import structlog
 from openai import AsyncOpenAI
+from openai.types.responses.function_tool_param import FunctionToolParam
+from openai.types.responses.response_create_params import ResponseCreateParamsStreaming
 from openai.types.responses.response_input_param import ResponseInputParam
 from opentelemetry.trace import Span, SpanKind
 from psycopg_pool import AsyncConnectionPool
 
 from talia_core.ai.events import EngineEvent, ReplyFinished, TextDelta
 from talia_core.ai.metrics import ModelMetrics
+from talia_core.ai.responses import (
+    Completed,
+    FunctionCall,
+    ModelUnusable,
+    OutputText,
+    stream_response,
+)
 from talia_core.ai.tools import TEXT_TOOLS, ToolRunner
 from talia_core.assistants.profile import AssistantProfile
 from talia_core.assistants.registry import AssistantRegistry
 from talia_core.assistants.tools import response_tools
 from talia_core.repositories.contactos import ContactosRepository
-from talia_core.repositories.conversaciones import Conversacion, ConversacionesRepository
+from talia_core.repositories.conversaciones import ConversacionEnCurso, ConversacionesRepository
 from talia_core.repositories.eventos import EventosRepository
 from talia_core.repositories.mensajes import MensajesRepository
 from talia_core.tracing import failed, span, tracer
@@ -72,7 +80,7 @@ class TextEngine:
         self,
         turn: UserTurn,
         *,
-        conversation: Conversacion | None = None,
+        conversation: ConversacionEnCurso | None = None,
         profile: AssistantProfile | None = None,
     ) -> AsyncIterator[EngineEvent]:
         """Stream the reply to `turn` as deltas, then one `ReplyFinished` (stored).
@@ -141,8 +149,8 @@ class TextEngine:
                         }
                     )
             else:
-                raise _ModelUnusable("too many tool rounds")
-        except (openai.APIError, _ModelUnusable) as exc:
+                raise ModelUnusable("too many tool rounds")
+        except (openai.APIError, ModelUnusable) as exc:
             fallback = await self._fall_back(turn, conversation, profile, exc, usage)
             self._metrics.reply(
                 channel=conversation.canal,
@@ -176,7 +184,7 @@ class TextEngine:
             usage=usage,
         )
 
-    async def _openai_conversation(self, conversation: Conversacion) -> str:
+    async def _openai_conversation(self, conversation: ConversacionEnCurso) -> str:
         if conversation.openai_conversation_id:
             return conversation.openai_conversation_id
         created = await self._client.conversations.create(
@@ -195,39 +203,31 @@ class TextEngine:
         profile: AssistantProfile,
         openai_id: str,
         pending: ResponseInputParam,
-        tools: list[Any],
+        tools: list[FunctionToolParam],
         result: _Round,
     ) -> AsyncIterator[str]:
-        stream = await self._client.responses.create(
-            model=profile.model,
-            conversation=openai_id,
-            instructions=profile.instructions,
-            input=pending,
-            tools=tools,
-            stream=True,
-            store=True,
-        )
-        async with stream:
-            async for event in stream:
-                if event.type == "response.output_text.delta":
-                    result.text.append(event.delta)
-                    yield event.delta
-                elif (
-                    event.type == "response.output_item.done" and event.item.type == "function_call"
-                ):
-                    result.calls.append((event.item.call_id, event.item.name, event.item.arguments))
-                elif event.type == "response.completed" and event.response.usage is not None:
-                    result.usage = {
-                        "input_tokens": event.response.usage.input_tokens,
-                        "output_tokens": event.response.usage.output_tokens,
-                    }
-                elif event.type in {"response.failed", "response.incomplete", "error"}:
-                    raise _ModelUnusable(event.type)
+        body: ResponseCreateParamsStreaming = {
+            "model": profile.model,
+            "conversation": openai_id,
+            "instructions": profile.instructions,
+            "input": pending,
+            "tools": tools,
+            "stream": True,
+            "store": True,
+        }
+        async for event in stream_response(self._client, body):
+            if isinstance(event, OutputText):
+                result.text.append(event.text)
+                yield event.text
+            elif isinstance(event, FunctionCall):
+                result.calls.append((event.call_id, event.name, event.arguments))
+            elif isinstance(event, Completed):
+                result.usage = event.usage
 
     async def _fall_back(
         self,
         turn: UserTurn,
-        conversation: Conversacion,
+        conversation: ConversacionEnCurso,
         profile: AssistantProfile,
         exc: Exception,
         usage: dict[str, int],
@@ -277,10 +277,6 @@ def _end_model_span(request_span: Span, result: _Round) -> None:
         request_span.set_attribute(f"gen_ai.usage.{name}", value)
     request_span.set_attribute("talia.tool_calls", len(result.calls))
     request_span.end()
-
-
-class _ModelUnusable(Exception):
-    """The model answered, but not usably: a failed stream, or tools called past the bound."""
 
 
 def _add_usage(total: dict[str, int], more: dict[str, int]) -> None:

@@ -16,16 +16,23 @@ Canal = Literal["whatsapp", "webchat", "voice"]
 
 
 @dataclass(frozen=True)
-class Conversacion:
-    """A row of `conversaciones`."""
+class ConversacionEnCurso:
+    """What answering a conversation needs of it: whose it is, its assistant, its state and
+    its OpenAI conversation (once the first reply made one)."""
 
     conversacion_id: UUID
     canal: Canal
     contacto_id: UUID
     asistente_clave: str
     estado: Estado
-    proveedor_id: str | None
     openai_conversation_id: str | None
+
+
+@dataclass(frozen=True)
+class Conversacion(ConversacionEnCurso):
+    """A row of `conversaciones`."""
+
+    proveedor_id: str | None
     started_at: datetime
     last_message_at: datetime | None
     closed_at: datetime | None

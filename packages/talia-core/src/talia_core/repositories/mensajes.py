@@ -11,6 +11,7 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from talia_core.repositories.conversaciones import ConversacionEnCurso, Estado
 from talia_core.repositories.sql import fetch_row, fetch_rows
 
 
@@ -53,11 +54,25 @@ class EntranteRegistrado:
 @dataclass(frozen=True)
 class WebchatRegistrado(Mensaje):
     """A webchat message as stored (the first time, for a repeat), with the reply to it when
-    this is a repeat, and its conversation's state."""
+    this is a repeat, and what answering it needs of its conversation."""
 
     repetido: bool
     respuesta_id: int | None
-    estado_conversacion: str
+    estado_conversacion: Estado
+    contacto_id: UUID
+    asistente_clave: str
+    openai_conversation_id: str | None
+
+    def conversacion(self) -> ConversacionEnCurso:
+        """The message's conversation, as its reply needs it."""
+        return ConversacionEnCurso(
+            conversacion_id=self.conversacion_id,
+            canal="webchat",
+            contacto_id=self.contacto_id,
+            asistente_clave=self.asistente_clave,
+            estado=self.estado_conversacion,
+            openai_conversation_id=self.openai_conversation_id,
+        )
 
 
 @dataclass(frozen=True)
@@ -161,10 +176,10 @@ class MensajesRepository:
     async def record_webchat(
         self, *, conversacion_id: UUID, client_message_id: str, contenido: str
     ) -> WebchatRegistrado:
-        """A visitor message of a webchat session (`registrar_mensaje_webchat`)."""
+        """A visitor message of a webchat session (`recibir_mensaje_webchat`)."""
         return await fetch_row(
             self._pool,
-            "select * from public.registrar_mensaje_webchat(%s, %s, %s)",
+            "select * from public.recibir_mensaje_webchat(%s, %s, %s)",
             (conversacion_id, client_message_id, contenido),
             WebchatRegistrado,
         )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg.rows import class_row
+from psycopg.rows import BaseRowFactory, RowMaker
 from psycopg_pool import AsyncConnectionPool
 
 from talia_core.repositories.errors import translate
@@ -15,12 +16,34 @@ R = TypeVar("R")
 Params = Sequence[Any] | Mapping[str, Any]
 
 
+def dataclass_row(row_type: type[R]) -> BaseRowFactory[R]:
+    """Rows as `row_type` (a dataclass), from the columns it has fields for.
+
+    A column it does not know is left out: a migration may add result columns while
+    replicas of the release before it still run (a rolling deploy), and they keep working.
+    """
+    fields = {field.name for field in dataclasses.fields(row_type)}  # type: ignore[arg-type]
+
+    def factory(cursor: Any) -> RowMaker[R]:
+        names = [column.name for column in cursor.description or ()]
+        kept = [(index, name) for index, name in enumerate(names) if name in fields]
+        make: Callable[..., R] = row_type
+
+        def row(values: Sequence[Any]) -> R:
+            return make(**{name: values[index] for index, name in kept})
+
+        return row
+
+    return factory
+
+
 async def fetch_rows(
     pool: AsyncConnectionPool, query: str, params: Params, row_type: type[R]
 ) -> list[R]:
     """All rows of `query` as `row_type` instances."""
     try:
-        async with pool.connection() as conn, conn.cursor(row_factory=class_row(row_type)) as cur:
+        rows = dataclass_row(row_type)
+        async with pool.connection() as conn, conn.cursor(row_factory=rows) as cur:
             await cur.execute(query, params)
             return await cur.fetchall()
     except psycopg.Error as exc:

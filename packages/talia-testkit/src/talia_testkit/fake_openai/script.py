@@ -22,7 +22,8 @@ class Turn:
 
     `text` is streamed in `deltas` pieces; `tool_call` makes a function call instead;
     `status` answers an HTTP error (429, 500...); `drop_after` closes the connection after
-    that many deltas; `delay` waits before the first byte, `delta_delay` between deltas.
+    that many deltas; `fail_after` sends `response.failed` after that many deltas; `delay`
+    waits before the first byte, `delta_delay` between deltas.
     """
 
     text: str | None = None
@@ -32,6 +33,7 @@ class Turn:
     delay: float = 0.0
     delta_delay: float = 0.0
     drop_after: int | None = None
+    fail_after: int | None = None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from talia_testkit.fake_openai.realtime import (
@@ -58,20 +58,37 @@ def _error(status: int) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers={"retry-after-ms": "10"})
 
 
+# Where `_stamp_arrival` leaves a request's arrival time in its ASGI scope.
+ARRIVED_AT = "talia.arrived_at"
+
+
+def _stamp_arrival(app: ASGIApp) -> ASGIApp:
+    """Note when each request reaches the app, before any routing: the time the fake's own
+    Python takes to route it is not the client's."""
+
+    async def stamped(scope: Scope, receive: Receive, send: Send) -> None:
+        scope[ARRIVED_AT] = time.perf_counter()
+        await app(scope, receive, send)
+
+    return stamped
+
+
 class FakeOpenAI:
     """The fake model's state and its ASGI app; `base_url` is set while it serves."""
 
     def __init__(self) -> None:
         self.script = Script()
         self.base_url = ""
-        self.app = Starlette(
-            routes=[
-                Route("/v1/conversations", self._create_conversation, methods=["POST"]),
-                Route("/v1/conversations/{conversation_id}", self._get_conversation),
-                Route("/v1/responses", _ResponsesEndpoint(self), methods=["POST"]),
-                Route("/v1/audio/transcriptions", self._transcribe, methods=["POST"]),
-                WebSocketRoute("/v1/realtime", self._realtime),
-            ]
+        self.app: ASGIApp = _stamp_arrival(
+            Starlette(
+                routes=[
+                    Route("/v1/conversations", self._create_conversation, methods=["POST"]),
+                    Route("/v1/conversations/{conversation_id}", self._get_conversation),
+                    Route("/v1/responses", _ResponsesEndpoint(self), methods=["POST"]),
+                    Route("/v1/audio/transcriptions", self._transcribe, methods=["POST"]),
+                    WebSocketRoute("/v1/realtime", self._realtime),
+                ]
+            )
         )
         self.realtime = RealtimeScript()
 
@@ -109,7 +126,7 @@ class FakeOpenAI:
             return list(self.script.conversations.get(conversation_id, []))
 
     async def _record(self, request: Request) -> dict[str, Any]:
-        arrived = time.perf_counter()
+        arrived = float(request.scope.get(ARRIVED_AT) or time.perf_counter())
         raw = await request.body()
         try:
             body = json.loads(raw) if raw else {}
@@ -200,6 +217,15 @@ class _ResponsesEndpoint:
             if event["type"].endswith(".delta"):
                 if turn.drop_after is not None and deltas_sent >= turn.drop_after:
                     return  # the response never completes: the client sees a broken stream
+                if turn.fail_after is not None and deltas_sent >= turn.fail_after:
+                    failed = {"type": "response.failed", "sequence_number": number}
+                    failed["response"] = {
+                        **response_body(body, None, "failed", None),
+                        "error": {"code": "server_error", "message": "fake failure"},
+                    }
+                    chunk = f"event: response.failed\ndata: {json.dumps(failed)}\n\n".encode()
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    break
                 if turn.delta_delay and deltas_sent:
                     await asyncio.sleep(turn.delta_delay)
                 deltas_sent += 1

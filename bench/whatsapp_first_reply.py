@@ -1,0 +1,181 @@
+"""WhatsApp: from a customer's message to the reply's send, segment by segment.
+
+The app runs as operators run it (`uvicorn talia_whatsapp.main:app`, its reply worker inside)
+over the embedded PostgreSQL, with the fake model in a process of its own, a fake Twilio and
+a fake OpenTelemetry collector. Each message comes from a new customer, signed as Twilio
+signs it, one at a time. The moments come from the app's own trace of each message (spans'
+start and end, on the machine's clock):
+  webhook -> job started      the reply job starts; the quiet wait (debounce) is part of it
+  job -> model request        what the job does before asking the model
+  model request -> send       the model's whole reply (WhatsApp sends it whole) and its storing
+  Twilio send                 the `messages.create` call itself
+and, from this client's clock, the webhook's answer (the message is stored by then).
+
+    uv run python bench/whatsapp_first_reply.py [--messages 20] [--debounce-ms 1500]
+                                                [--poll-seconds 0.5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+import psycopg
+from psycopg.types.json import Jsonb
+from twilio.request_validator import RequestValidator
+from webchat import REPLY, _free_port
+
+from talia_core.migrations import migrate
+from talia_testkit.database import MIGRATIONS_DIR
+from talia_testkit.fake_openai import Turn
+from talia_testkit.fake_openai.process import run_fake_openai_process
+from talia_testkit.fake_otlp import ExportedSpan, FakeCollector, run_fake_collector
+from talia_testkit.fake_twilio import run_fake_twilio
+from talia_testkit.postgres import EmbeddedPostgres
+from talia_testkit.profiles import throwaway_profile
+
+PUBLIC = "https://bench.talia.example"
+PATH = "/api/whatsapp/webhook"
+ACCOUNT_SID, AUTH_TOKEN = "AC" + "1" * 32, "b" * 32
+FROM = "whatsapp:+14155238886"
+
+
+def _start_app(env: dict[str, str], port: int, cwd: Path) -> subprocess.Popen[bytes]:
+    command = [
+        *(sys.executable, "-m", "uvicorn", "talia_whatsapp.main:app", "--port", str(port)),
+        *("--no-proxy-headers", "--no-access-log"),
+    ]
+    process = subprocess.Popen(  # noqa: S603  # our interpreter, our app
+        command, env={**os.environ, **env}, cwd=cwd, stdout=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the whatsapp app did not start")
+
+
+def _signed(index: int) -> tuple[dict[str, str], dict[str, str]]:
+    form = {
+        "MessageSid": f"SM{index:032d}",
+        "AccountSid": ACCOUNT_SID,
+        "From": f"whatsapp:+34611{index:06d}",  # a new customer each time
+        "To": FROM,
+        "Body": "Hola, ¿cuánto cuesta el plan anual?",
+        "NumMedia": "0",
+        "ProfileName": "Cliente",
+    }
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC + PATH, form)
+    return form, {"X-Twilio-Signature": signature}
+
+
+def _traces(collector: FakeCollector, count: int) -> list[dict[str, ExportedSpan]]:
+    """Per message (one trace each), its first span of each name, once all have arrived."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        traces: dict[str, dict[str, ExportedSpan]] = {}
+        for exported in list(collector.spans):
+            traces.setdefault(exported.trace_id, {}).setdefault(exported.name, exported)
+        done = [t for t in traces.values() if "twilio messages.create" in t]
+        if len(done) >= count:
+            return done
+        time.sleep(0.2)
+    raise RuntimeError("not every message's trace arrived")
+
+
+def _line(name: str, values: Sequence[float]) -> str:
+    ordered = sorted(values)
+    p99 = ordered[max(0, int(len(ordered) * 0.99) - 1)]
+    return f"  {name:28s} p50 {statistics.median(ordered):8.1f} ms   p99 {p99:8.1f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=20)
+    parser.add_argument("--debounce-ms", type=int, default=1500)  # the app's default
+    parser.add_argument("--poll-seconds", type=float, default=0.5)  # the app's default
+    args = parser.parse_args()
+    with (
+        tempfile.TemporaryDirectory(prefix="talia-bench-") as tmp,
+        run_fake_openai_process() as fake,
+        run_fake_twilio(ACCOUNT_SID, AUTH_TOKEN) as twilio,
+        run_fake_collector() as collector,
+    ):
+        database = EmbeddedPostgres.start(Path(tmp) / "data")
+        app = None
+        try:
+            migrate(database.url, MIGRATIONS_DIR)
+            with psycopg.connect(database.url, autocommit=True) as conn:
+                profile = throwaway_profile(key="default", model="fake-model")
+                conn.execute("select public.guardar_asistente('default', %s)", (Jsonb(profile),))
+            port = _free_port()
+            app = _start_app(
+                {
+                    "DATABASE_URL": database.url,
+                    "TALIA_PUBLIC_BASE_URL": PUBLIC,
+                    "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+                    "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+                    "TWILIO_API_BASE_URL": twilio.base_url,
+                    "TWILIO_WHATSAPP_FROM": FROM,
+                    "OPENAI_API_KEY": "sk-bench",
+                    "OPENAI_BASE_URL": fake.base_url,
+                    "TALIA_WHATSAPP_DEBOUNCE_MS": str(args.debounce_ms),
+                    "TALIA_WHATSAPP_POLL_SECONDS": str(args.poll_seconds),
+                    "OTEL_EXPORTER_OTLP_ENDPOINT": collector.base_url,
+                    "OTEL_BSP_SCHEDULE_DELAY": "100",
+                    "TALIA_LOG_LEVEL": "WARNING",
+                },
+                port,
+                Path(tmp),
+            )
+            answered: list[float] = []
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+                for index in range(args.messages):
+                    fake.add_turns(Turn(text=REPLY, deltas=12))
+                    form, headers = _signed(index)
+                    sent = time.perf_counter()
+                    http.post(PATH, data=form, headers=headers).raise_for_status()
+                    answered.append((time.perf_counter() - sent) * 1000)
+                    sends = len(twilio.sent_messages())
+                    while len(twilio.sent_messages()) == sends:  # one at a time
+                        time.sleep(0.01)
+            traces = _traces(collector, args.messages)
+        finally:
+            if app is not None:
+                app.terminate()
+                app.wait(30)
+            database.stop()
+
+    def between(first: str, then: str, *, end: bool = False) -> list[float]:
+        return [
+            ((t[then].end_ns if end else t[then].start_ns) - t[first].start_ns) / 1e6
+            for t in traces
+        ]
+
+    webhook = f"POST {PATH}"
+    print(f"whatsapp, {args.messages} messages, one customer each, fake model and Twilio")
+    print(f"  (quiet wait {args.debounce_ms} ms, job polling every {args.poll_seconds} s)")
+    print(_line("webhook answered (client)", answered))
+    print(_line("webhook -> job started", between(webhook, "whatsapp reply")))
+    print(_line("job -> model request", between("whatsapp reply", "chat fake-model")))
+    print(_line("model request -> send", between("chat fake-model", "twilio messages.create")))
+    send = "twilio messages.create"
+    print(_line("Twilio send", between(send, send, end=True)))
+    print(_line("webhook -> sent", between(webhook, "twilio messages.create", end=True)))
+
+
+if __name__ == "__main__":
+    main()
