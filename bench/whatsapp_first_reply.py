@@ -3,8 +3,10 @@
 The app runs as operators run it (`uvicorn talia_whatsapp.main:app`, its reply worker inside)
 over the embedded PostgreSQL, with the fake model in a process of its own, a fake Twilio and
 a fake OpenTelemetry collector. Each message comes from a new customer, signed as Twilio
-signs it, one at a time. The moments come from the app's own trace of each message (spans'
-start and end, on the machine's clock):
+signs it, one at a time; each customer writes twice, the second time once the first reply
+was sent, so a first message (a new conversation, whose OpenAI conversation is created
+before the model request) and a returning one are both timed. The moments come from the
+app's own trace of each message (spans' start and end, on the machine's clock):
   webhook -> job started      the reply job starts; the quiet wait (debounce) is part of it
   job -> model request        what the job does before asking the model
   model request -> send       the model's whole reply (WhatsApp sends it whole) and its storing
@@ -72,7 +74,7 @@ def _signed(index: int) -> tuple[dict[str, str], dict[str, str]]:
     form = {
         "MessageSid": f"SM{index:032d}",
         "AccountSid": ACCOUNT_SID,
-        "From": f"whatsapp:+34611{index:06d}",  # a new customer each time
+        "From": f"whatsapp:+34611{index // 2:06d}",  # each customer writes twice
         "To": FROM,
         "Body": "Hola, ¿cuánto cuesta el plan anual?",
         "NumMedia": "0",
@@ -159,22 +161,32 @@ def main() -> None:
                 app.wait(30)
             database.stop()
 
-    def between(first: str, then: str, *, end: bool = False) -> list[float]:
-        return [
-            ((t[then].end_ns if end else t[then].start_ns) - t[first].start_ns) / 1e6
-            for t in traces
-        ]
-
-    webhook = f"POST {PATH}"
-    print(f"whatsapp, {args.messages} messages, one customer each, fake model and Twilio")
+    webhook, send = f"POST {PATH}", "twilio messages.create"
+    # Messages went one at a time: in the order of their webhooks, a customer's first, then
+    # their second.
+    traces.sort(key=lambda t: t[webhook].start_ns)
+    first, returning = traces[0::2], traces[1::2]
+    print(f"whatsapp, {args.messages} messages from {args.messages // 2} customers, fake model")
     print(f"  (quiet wait {args.debounce_ms} ms, job polling every {args.poll_seconds} s)")
     print(_line("webhook answered (client)", answered))
-    print(_line("webhook -> job started", between(webhook, "whatsapp reply")))
-    print(_line("job -> model request", between("whatsapp reply", "chat fake-model")))
-    print(_line("model request -> send", between("chat fake-model", "twilio messages.create")))
-    send = "twilio messages.create"
-    print(_line("Twilio send", between(send, send, end=True)))
-    print(_line("webhook -> sent", between(webhook, "twilio messages.create", end=True)))
+    for title, group in (
+        ("a returning customer's message", returning),
+        ("a new customer's first message", first),
+    ):
+        print(title)
+        print(_line("webhook -> job started", _between(group, webhook, "whatsapp reply")))
+        print(_line("job -> model request", _between(group, "whatsapp reply", "chat fake-model")))
+        print(_line("model request -> send", _between(group, "chat fake-model", send)))
+        print(_line("Twilio send", _between(group, send, send, end=True)))
+        print(_line("webhook -> sent", _between(group, webhook, send, end=True)))
+
+
+def _between(
+    traces: list[dict[str, ExportedSpan]], first: str, then: str, *, end: bool = False
+) -> list[float]:
+    return [
+        ((t[then].end_ns if end else t[then].start_ns) - t[first].start_ns) / 1e6 for t in traces
+    ]
 
 
 if __name__ == "__main__":

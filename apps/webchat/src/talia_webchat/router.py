@@ -76,8 +76,12 @@ async def post_message(
     )
     message = MessageOut.from_row(exchange.message)
     if "text/event-stream" in request.headers.get("accept", ""):
+        # The reply runs in a task of its own, started now: its model request goes out while
+        # the response begins, and it is stored even if the visitor leaves.
+        relay = _Relay(state.live, session)
+        relay.start(exchange.reply)
         return StreamingResponse(
-            _server_sent_events(message, exchange.reply, _Relay(state.live, session)),
+            _server_sent_events(message, relay),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -111,7 +115,7 @@ class _Relay:
         self._events: asyncio.Queue[ExchangeEvent | None] = asyncio.Queue()
 
     def start(self, reply: AsyncIterator[ExchangeEvent]) -> None:
-        """Run the reply in its own task, so it is stored even if the visitor leaves."""
+        """Run the reply in a task of its own, its events queued for `next`."""
         task = self._live.start(self._conversacion_id, reply, self._put)
         task.add_done_callback(lambda _: self._events.put_nowait(None))  # after its last event
 
@@ -126,15 +130,10 @@ class _Relay:
         return await self._events.get()
 
 
-async def _server_sent_events(
-    message: MessageOut, reply: AsyncIterator[ExchangeEvent], relay: _Relay
-) -> AsyncIterator[bytes]:
+async def _server_sent_events(message: MessageOut, relay: _Relay) -> AsyncIterator[bytes]:
     """`ack`, then the reply's `delta`s and its `done`; `error` when the reply ended without
     one (its task failed: the message stays stored, and sending it again answers it)."""
     yield _sse("ack", message.model_dump(mode="json"))
-    # Started once the ack is on its way: begun earlier, the reply's first events compete
-    # with the response's start and the visitor waits longer for both.
-    relay.start(reply)
     while (event := await relay.next()) is not None:
         if isinstance(event, TextDelta):
             yield _sse("delta", {"text": event.text})

@@ -305,6 +305,8 @@ class MensajesRepository:
 
     async def transcripts(self, conversacion_id: UUID, mensaje_ids: list[int]) -> dict[int, str]:
         """Stored transcripts of these voice notes, by the voice note's message id."""
+        if not mensaje_ids:
+            return {}  # most turns have no voice note: no round trip for them
         rows = await fetch_rows(
             self._pool,
             "select * from public.mensajes where conversacion_id = %s and tipo = 'transcript'"
