@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
+from figures import p99
 from psycopg_pool import AsyncConnectionPool
 
 from history import seed_history
@@ -59,7 +60,7 @@ class Phase:
         self.rate = len(latencies) / seconds
         ordered = sorted(latencies)
         self.p50_ms = statistics.median(ordered) * 1000
-        self.p99_ms = ordered[int(len(ordered) * 0.99) - 1] * 1000
+        self.p99_ms = p99(ordered) * 1000
         self.client_us = client_cpu / len(latencies) * 1e6
         self.server_us = None if server_cpu is None else server_cpu / len(latencies) * 1e6
 

@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from figures import p99
 from openai import AsyncOpenAI
 from psycopg_pool import AsyncConnectionPool
 
@@ -38,8 +39,8 @@ REPLY = "Claro, el plan anual cuesta 120 € e incluye soporte por WhatsApp y co
 def _percentiles(samples: list[float]) -> str:
     ordered = sorted(samples)
     p50 = statistics.median(ordered) * 1000
-    p99 = ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000
-    return f"p50 {p50:6.3f} ms   p99 {p99:6.3f} ms"
+    high = p99(ordered) * 1000
+    return f"p50 {p50:6.3f} ms   p99 {high:6.3f} ms"
 
 
 async def bench(url: str, fake: FakeOpenAI, turns: int) -> None:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import httpx
 import psutil
 import psycopg
+from figures import p99
 from webchat import ORIGIN, REPLY, _authenticated, _session, running_webchat
 
 from talia_testkit.fake_openai import Turn
@@ -168,9 +169,9 @@ def commit_times(database_url: str, count: int) -> list[float]:
 
 def _line(name: str, values: Sequence[float]) -> str:
     ordered = sorted(values)
-    p99 = ordered[max(0, int(len(ordered) * 0.99) - 1)]
+    high = p99(ordered)
     return (
-        f"  {name:32s} p50 {statistics.median(ordered) * 1000:7.2f} ms   p99 {p99 * 1000:7.2f} ms"
+        f"  {name:32s} p50 {statistics.median(ordered) * 1000:7.2f} ms   p99 {high * 1000:7.2f} ms"
     )
 
 

@@ -26,11 +26,9 @@ import base64
 import json
 import os
 import secrets
-import socket
 import statistics
 import struct
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -46,6 +44,7 @@ from psycopg.types.json import Jsonb
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
 
+from apps import free_port, start_app
 from talia_core.migrations import migrate
 from talia_testkit.database import MIGRATIONS_DIR
 from talia_testkit.fake_openai import CallerSpeech, FakeOpenAI, RealtimeReply
@@ -109,12 +108,6 @@ class FakeRealtime:
             (arrived - struct.unpack_from("<d", base64.b64decode(audio))[0]) * 1000
             for audio, arrived in pairs
         ]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _percentile(ordered: list[float], share: float) -> float:
@@ -281,26 +274,6 @@ async def bench(
     print(f"largest N with {target}: {best} (goal >= 100)")
 
 
-def _start_app(env: dict[str, str], port: int, cwd: Path) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable, "-m", "uvicorn", "talia_voice.main:app", "--port", str(port),
-        "--no-access-log", "--log-level", "warning", "--ws-per-message-deflate", "false",
-    ]  # fmt: skip
-    process = subprocess.Popen(  # noqa: S603  # our interpreter, our app
-        command, env={**os.environ, **env}, cwd=cwd, stdout=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("the voice app did not start")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--calls", default="25,50,75,100,125,150")
@@ -319,7 +292,7 @@ def main() -> None:
             with psycopg.connect(server.url, autocommit=True) as conn:
                 conn.execute("select public.guardar_asistente('default', %s)", (Jsonb(profile),))
             with run_fake_twilio(ACCOUNT_SID, AUTH_TOKEN) as twilio:
-                port, fake_port = _free_port(), _free_port()
+                port, fake_port = free_port(), free_port()
                 env = {
                     "DATABASE_URL": server.url,
                     "TALIA_PUBLIC_BASE_URL": PUBLIC,
@@ -330,7 +303,13 @@ def main() -> None:
                     "OPENAI_BASE_URL": f"http://127.0.0.1:{fake_port}/v1",
                     "TALIA_VOICE_MAX_CONCURRENT_CALLS": str(max(counts)),
                 }
-                process = _start_app(env, port, Path(tmp))
+                process = start_app(
+                    "talia_voice.main:app",
+                    port,
+                    env,
+                    flags=["--log-level", "warning", "--ws-per-message-deflate", "false"],
+                    cwd=Path(tmp),
+                )
                 app = psutil.Process(process.pid)
                 if pinned:
                     app.cpu_affinity([APP_CORE])

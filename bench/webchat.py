@@ -12,11 +12,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -26,31 +23,20 @@ from pathlib import Path
 
 import httpx
 import psutil
-import psycopg
-from psycopg.types.json import Jsonb
+from figures import p99
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Origin
 
-from talia_core.migrations import migrate
-from talia_testkit.database import MIGRATIONS_DIR
+from apps import database_with_profile, free_port, start_app, stopped_after
 from talia_testkit.fake_openai import Turn
 from talia_testkit.fake_openai.process import FakeOpenAIProcess, run_fake_openai_process
-from talia_testkit.postgres import EmbeddedPostgres
-from talia_testkit.profiles import throwaway_profile
 
 ORIGIN = "http://bench.localhost"
 REPLY = "Claro, el plan anual cuesta 120 € e incluye soporte por WhatsApp y correo."
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _start_app(database_url: str, fake: FakeOpenAIProcess, port: int) -> subprocess.Popen[bytes]:
     env = {
-        **os.environ,
         "DATABASE_URL": database_url,
         "OPENAI_API_KEY": "sk-bench",
         "OPENAI_BASE_URL": fake.base_url,
@@ -63,27 +49,14 @@ def _start_app(database_url: str, fake: FakeOpenAIProcess, port: int) -> subproc
         "TALIA_LOG_LEVEL": "WARNING",
     }
     # As the image runs it (apps/webchat/Dockerfile).
-    command = [
-        *(sys.executable, "-m", "uvicorn", "talia_webchat.main:app", "--port", str(port)),
-        *("--no-proxy-headers", "--ws-per-message-deflate", "false", "--ws-max-size", "65536"),
-        "--no-access-log",
-    ]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("the webchat app did not start")
+    flags = ["--no-proxy-headers", "--ws-per-message-deflate", "false", "--ws-max-size", "65536"]
+    return start_app("talia_webchat.main:app", port, env, ready="/health", flags=flags)
 
 
 def _percentiles(samples: list[float]) -> str:
     ordered = sorted(samples)
-    p99 = ordered[max(0, int(len(ordered) * 0.99) - 1)]
-    return f"p50 {statistics.median(ordered) * 1000:6.3f} ms   p99 {p99 * 1000:6.3f} ms"
+    high = p99(ordered)
+    return f"p50 {statistics.median(ordered) * 1000:6.3f} ms   p99 {high * 1000:6.3f} ms"
 
 
 async def _session(http: httpx.AsyncClient) -> str:
@@ -156,22 +129,10 @@ def running_webchat() -> Iterator[RunningWebchat]:
     with (
         tempfile.TemporaryDirectory(prefix="talia-bench-") as tmp,
         run_fake_openai_process() as fake,
+        database_with_profile(Path(tmp)) as database_url,
+        stopped_after(_start_app(database_url, fake, port := free_port())) as app,
     ):
-        database = EmbeddedPostgres.start(Path(tmp) / "data")
-        port = _free_port()
-        app = None
-        try:
-            migrate(database.url, MIGRATIONS_DIR)
-            with psycopg.connect(database.url, autocommit=True) as conn:
-                profile = throwaway_profile(key="default", model="fake-model")
-                conn.execute("select public.guardar_asistente('default', %s)", (Jsonb(profile),))
-            app = _start_app(database.url, fake, port)
-            yield RunningWebchat(port, app.pid, database.url, fake)
-        finally:
-            if app is not None:
-                app.terminate()
-                app.wait(30)
-            database.stop()
+        yield RunningWebchat(port, app.pid, database_url, fake)
 
 
 def main() -> None:

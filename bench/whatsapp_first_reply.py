@@ -20,54 +20,27 @@ and, from this client's clock, the webhook's answer (the message is stored by th
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
-import psycopg
-from psycopg.types.json import Jsonb
+from figures import p99
 from twilio.request_validator import RequestValidator
-from webchat import REPLY, _free_port
+from webchat import REPLY
 
-from talia_core.migrations import migrate
-from talia_testkit.database import MIGRATIONS_DIR
+from apps import database_with_profile, free_port, start_app, stopped_after
 from talia_testkit.fake_openai import Turn
 from talia_testkit.fake_openai.process import run_fake_openai_process
 from talia_testkit.fake_otlp import ExportedSpan, FakeCollector, run_fake_collector
 from talia_testkit.fake_twilio import run_fake_twilio
-from talia_testkit.postgres import EmbeddedPostgres
-from talia_testkit.profiles import throwaway_profile
 
 PUBLIC = "https://bench.talia.example"
 PATH = "/api/whatsapp/webhook"
 ACCOUNT_SID, AUTH_TOKEN = "AC" + "1" * 32, "b" * 32
 FROM = "whatsapp:+14155238886"
-
-
-def _start_app(env: dict[str, str], port: int, cwd: Path) -> subprocess.Popen[bytes]:
-    command = [
-        *(sys.executable, "-m", "uvicorn", "talia_whatsapp.main:app", "--port", str(port)),
-        *("--no-proxy-headers", "--no-access-log"),
-    ]
-    process = subprocess.Popen(  # noqa: S603  # our interpreter, our app
-        command, env={**os.environ, **env}, cwd=cwd, stdout=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("the whatsapp app did not start")
 
 
 def _signed(index: int) -> tuple[dict[str, str], dict[str, str]]:
@@ -100,8 +73,8 @@ def _traces(collector: FakeCollector, count: int) -> list[dict[str, ExportedSpan
 
 def _line(name: str, values: Sequence[float]) -> str:
     ordered = sorted(values)
-    p99 = ordered[max(0, int(len(ordered) * 0.99) - 1)]
-    return f"  {name:28s} p50 {statistics.median(ordered):8.1f} ms   p99 {p99:8.1f} ms"
+    high = p99(ordered)
+    return f"  {name:28s} p50 {statistics.median(ordered):8.1f} ms   p99 {high:8.1f} ms"
 
 
 def main() -> None:
@@ -110,56 +83,48 @@ def main() -> None:
     parser.add_argument("--debounce-ms", type=int, default=1500)  # the app's default
     parser.add_argument("--poll-seconds", type=float, default=0.5)  # the app's default
     args = parser.parse_args()
+    port = free_port()
     with (
         tempfile.TemporaryDirectory(prefix="talia-bench-") as tmp,
         run_fake_openai_process() as fake,
         run_fake_twilio(ACCOUNT_SID, AUTH_TOKEN) as twilio,
         run_fake_collector() as collector,
+        database_with_profile(Path(tmp)) as database_url,
     ):
-        database = EmbeddedPostgres.start(Path(tmp) / "data")
-        app = None
-        try:
-            migrate(database.url, MIGRATIONS_DIR)
-            with psycopg.connect(database.url, autocommit=True) as conn:
-                profile = throwaway_profile(key="default", model="fake-model")
-                conn.execute("select public.guardar_asistente('default', %s)", (Jsonb(profile),))
-            port = _free_port()
-            app = _start_app(
-                {
-                    "DATABASE_URL": database.url,
-                    "TALIA_PUBLIC_BASE_URL": PUBLIC,
-                    "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-                    "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-                    "TWILIO_API_BASE_URL": twilio.base_url,
-                    "TWILIO_WHATSAPP_FROM": FROM,
-                    "OPENAI_API_KEY": "sk-bench",
-                    "OPENAI_BASE_URL": fake.base_url,
-                    "TALIA_WHATSAPP_DEBOUNCE_MS": str(args.debounce_ms),
-                    "TALIA_WHATSAPP_POLL_SECONDS": str(args.poll_seconds),
-                    "OTEL_EXPORTER_OTLP_ENDPOINT": collector.base_url,
-                    "OTEL_BSP_SCHEDULE_DELAY": "100",
-                    "TALIA_LOG_LEVEL": "WARNING",
-                },
-                port,
-                Path(tmp),
-            )
+        environment = {
+            "DATABASE_URL": database_url,
+            "TALIA_PUBLIC_BASE_URL": PUBLIC,
+            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "TWILIO_API_BASE_URL": twilio.base_url,
+            "TWILIO_WHATSAPP_FROM": FROM,
+            "OPENAI_API_KEY": "sk-bench",
+            "OPENAI_BASE_URL": fake.base_url,
+            "TALIA_WHATSAPP_DEBOUNCE_MS": str(args.debounce_ms),
+            "TALIA_WHATSAPP_POLL_SECONDS": str(args.poll_seconds),
+            "OTEL_EXPORTER_OTLP_ENDPOINT": collector.base_url,
+            "OTEL_BSP_SCHEDULE_DELAY": "100",
+            "TALIA_LOG_LEVEL": "WARNING",
+        }
+        app = start_app(
+            "talia_whatsapp.main:app",
+            port,
+            environment,
+            flags=["--no-proxy-headers"],
+            cwd=Path(tmp),
+        )
+        with stopped_after(app), httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
             answered: list[float] = []
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
-                for index in range(args.messages):
-                    fake.add_turns(Turn(text=REPLY, deltas=12))
-                    form, headers = _signed(index)
-                    sent = time.perf_counter()
-                    http.post(PATH, data=form, headers=headers).raise_for_status()
-                    answered.append((time.perf_counter() - sent) * 1000)
-                    sends = len(twilio.sent_messages())
-                    while len(twilio.sent_messages()) == sends:  # one at a time
-                        time.sleep(0.01)
+            for index in range(args.messages):
+                fake.add_turns(Turn(text=REPLY, deltas=12))
+                form, headers = _signed(index)
+                sent = time.perf_counter()
+                http.post(PATH, data=form, headers=headers).raise_for_status()
+                answered.append((time.perf_counter() - sent) * 1000)
+                sends = len(twilio.sent_messages())
+                while len(twilio.sent_messages()) == sends:  # one at a time
+                    time.sleep(0.01)
             traces = _traces(collector, args.messages)
-        finally:
-            if app is not None:
-                app.terminate()
-                app.wait(30)
-            database.stop()
 
     webhook, send = f"POST {PATH}", "twilio messages.create"
     # Messages went one at a time: in the order of their webhooks, a customer's first, then

@@ -21,21 +21,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlencode
 
-import httpx
+from figures import p99
 from twilio.request_validator import RequestValidator
 
+from apps import free_port, start_app
 from history import seed_history
 from proc_cpu import process_cpu_seconds
 from talia_core.migrations import migrate
@@ -43,6 +41,7 @@ from talia_testkit.database import MIGRATIONS_DIR
 from talia_testkit.postgres import EmbeddedPostgres
 
 PUBLIC = "https://bench.talia.example"
+QUIET = ["--log-level", "warning"]
 PATH = "/api/whatsapp/webhook"
 AUTH_TOKEN = secrets.token_hex(16)
 BARE_APP = """
@@ -56,32 +55,12 @@ async def webhook(request: Request) -> Response:
     async with request.form() as form:
         dict(form)
     return Response('<?xml version="1.0" encoding="UTF-8"?><Response/>', media_type="text/xml")
+
+
+@app.get("/ready")
+async def ready() -> Response:
+    return Response()
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _start(app: str, port: int, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable, "-m", "uvicorn", app, "--port", str(port), "--no-access-log",
-        "--log-level", "warning",
-    ]  # fmt: skip
-    process = subprocess.Popen(  # noqa: S603  # our interpreter, our app
-        command, env={**os.environ, **env}, cwd=cwd, stdout=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.post(f"http://127.0.0.1:{port}{PATH}", timeout=1)
-            return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"{app} did not start")
 
 
 def app_environment(database_url: str) -> dict[str, str]:
@@ -149,7 +128,7 @@ class Round:
         ordered = sorted(latencies)
         self.rate = len(ordered) / seconds
         self.p50_ms = statistics.median(ordered) * 1000
-        self.p99_ms = ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000
+        self.p99_ms = p99(ordered) * 1000
         self.cpu_us = cpu_seconds / len(ordered) * 1e6
 
     def line(self, name: str) -> str:
@@ -234,11 +213,11 @@ def main() -> None:
             migrate(server.url, MIGRATIONS_DIR)
             seed_history(server.url, args.history)
             print(f"database with {args.history} past contacts (history.py)")
-            real_port, bare_port = _free_port(), _free_port()
+            real_port, bare_port = free_port(), free_port()
             env = app_environment(server.url)
-            real = _start("talia_whatsapp.main:app", real_port, env, workdir)
+            real = start_app("talia_whatsapp.main:app", real_port, env, flags=QUIET, cwd=workdir)
             processes.append(real)
-            bare = _start("bare_webhook:app", bare_port, env, workdir)
+            bare = start_app("bare_webhook:app", bare_port, env, flags=QUIET, cwd=workdir)
             processes.append(bare)
             asyncio.run(
                 bench(
