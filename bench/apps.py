@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -55,14 +56,15 @@ def start_app(
 
 
 @contextmanager
-def database_with_profile(directory: Path) -> Iterator[str]:
-    """An embedded PostgreSQL in `directory`, migrated, with a `default` assistant on the
-    fake model; its URL. Stopped afterwards."""
+def database_with_profile(directory: Path, profile: dict[str, Any] | None = None) -> Iterator[str]:
+    """An embedded PostgreSQL in `directory`, migrated, with `profile` saved as the
+    `default` assistant (one on the fake model if none is given); its URL. Stopped
+    afterwards."""
     database = EmbeddedPostgres.start(directory / "data")
     try:
         migrate(database.url, MIGRATIONS_DIR)
+        profile = profile or throwaway_profile(key="default", model="fake-model")
         with psycopg.connect(database.url, autocommit=True) as conn:
-            profile = throwaway_profile(key="default", model="fake-model")
             conn.execute("select public.guardar_asistente('default', %s)", (Jsonb(profile),))
         yield database.url
     finally:

@@ -28,28 +28,24 @@ import os
 import secrets
 import statistics
 import struct
-import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
 
 import httpx
 import psutil
-import psycopg
 import uvicorn
 import uvloop
-from psycopg.types.json import Jsonb
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
 
-from apps import free_port, start_app
-from talia_core.migrations import migrate
-from talia_testkit.database import MIGRATIONS_DIR
+from apps import database_with_profile, free_port, start_app, stopped_after
 from talia_testkit.fake_openai import CallerSpeech, FakeOpenAI, RealtimeReply
 from talia_testkit.fake_twilio import run_fake_twilio
-from talia_testkit.postgres import EmbeddedPostgres
 from talia_testkit.profiles import throwaway_profile
 
 PUBLIC = "https://bench.talia.example"
@@ -274,6 +270,43 @@ async def bench(
     print(f"largest N with {target}: {best} (goal >= 100)")
 
 
+@dataclass(frozen=True)
+class RunningVoice:
+    """The voice app in its own process, and the port its fake Realtime must serve on."""
+
+    port: int
+    fake_port: int
+    app: psutil.Process
+
+
+@contextmanager
+def running_voice(max_calls: int) -> Iterator[RunningVoice]:
+    """A migrated embedded PostgreSQL with a `default` profile, a fake Twilio, and
+    `uvicorn talia_voice.main:app` (the Dockerfile's WebSocket settings) over them, calling
+    the fake Realtime the caller serves on `fake_port`; all stopped afterwards."""
+    profile = throwaway_profile(key="default", greeting="bench", tools=["colgar"])
+    port, fake_port = free_port(), free_port()
+    with (
+        tempfile.TemporaryDirectory(prefix="talia-bench-") as tmp,
+        database_with_profile(Path(tmp), profile) as database_url,
+        run_fake_twilio(ACCOUNT_SID, AUTH_TOKEN) as twilio,
+    ):
+        env = {
+            "DATABASE_URL": database_url,
+            "TALIA_PUBLIC_BASE_URL": PUBLIC,
+            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "TWILIO_API_BASE_URL": twilio.base_url,
+            "OPENAI_API_KEY": "sk-bench",
+            "OPENAI_BASE_URL": f"http://127.0.0.1:{fake_port}/v1",
+            "TALIA_VOICE_MAX_CONCURRENT_CALLS": str(max_calls),
+        }
+        flags = ["--log-level", "warning", "--ws-per-message-deflate", "false"]
+        app = start_app("talia_voice.main:app", port, env, flags=flags, cwd=Path(tmp))
+        with stopped_after(app):
+            yield RunningVoice(port, fake_port, psutil.Process(app.pid))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--calls", default="25,50,75,100,125,150")
@@ -283,50 +316,18 @@ def main() -> None:
 
     cores = os.sched_getaffinity(0)
     pinned = {APP_CORE, BENCH_CORE} <= cores
-    with tempfile.TemporaryDirectory(prefix="talia-bench-") as tmp:
-        server = EmbeddedPostgres.start(Path(tmp) / "data")
-        process: subprocess.Popen[bytes] | None = None
-        try:
-            migrate(server.url, MIGRATIONS_DIR)
-            profile = throwaway_profile(key="default", greeting="bench", tools=["colgar"])
-            with psycopg.connect(server.url, autocommit=True) as conn:
-                conn.execute("select public.guardar_asistente('default', %s)", (Jsonb(profile),))
-            with run_fake_twilio(ACCOUNT_SID, AUTH_TOKEN) as twilio:
-                port, fake_port = free_port(), free_port()
-                env = {
-                    "DATABASE_URL": server.url,
-                    "TALIA_PUBLIC_BASE_URL": PUBLIC,
-                    "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-                    "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-                    "TWILIO_API_BASE_URL": twilio.base_url,
-                    "OPENAI_API_KEY": "sk-bench",
-                    "OPENAI_BASE_URL": f"http://127.0.0.1:{fake_port}/v1",
-                    "TALIA_VOICE_MAX_CONCURRENT_CALLS": str(max(counts)),
-                }
-                process = start_app(
-                    "talia_voice.main:app",
-                    port,
-                    env,
-                    flags=["--log-level", "warning", "--ws-per-message-deflate", "false"],
-                    cwd=Path(tmp),
-                )
-                app = psutil.Process(process.pid)
-                if pinned:
-                    app.cpu_affinity([APP_CORE])
-                    psutil.Process().cpu_affinity([BENCH_CORE])
-                print(
-                    f"voice app on CPU {APP_CORE}; callers and fake Realtime on CPU {BENCH_CORE}"
-                    if pinned
-                    else f"not pinned: this machine offers CPUs {sorted(cores)}"
-                )
-                # uvloop, as uvicorn uses: the callers' side must keep up with the app.
-                with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-                    runner.run(bench(port, fake_port, app, counts, args.seconds))
-        finally:
-            if process is not None:
-                process.terminate()
-                process.wait(timeout=30)
-            server.stop()
+    with running_voice(max(counts)) as voice:
+        if pinned:
+            voice.app.cpu_affinity([APP_CORE])
+            psutil.Process().cpu_affinity([BENCH_CORE])
+        print(
+            f"voice app on CPU {APP_CORE}; callers and fake Realtime on CPU {BENCH_CORE}"
+            if pinned
+            else f"not pinned: this machine offers CPUs {sorted(cores)}"
+        )
+        # uvloop, as uvicorn uses: the callers' side must keep up with the app.
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(bench(voice.port, voice.fake_port, voice.app, counts, args.seconds))
 
 
 if __name__ == "__main__":
