@@ -124,8 +124,8 @@ def test_edits_of_every_kind_are_written_and_leave_nothing_to_differ(
     _edit(contacts, "  notas text,\n", "  notas text default '' not null,\n")
     _edit(
         schemas / "90_rights.sql",
-        "on public.contactos for select to authenticated using (true);",
-        "on public.contactos for select to authenticated using (not opt_out);",
+        "public.contactos\n  for select to authenticated using (",
+        "public.contactos\n  for select to authenticated using (not opt_out and ",
     )
     _edit(
         contacts,

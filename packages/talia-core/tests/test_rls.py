@@ -1,5 +1,7 @@
-"""Row level security: anon sees nothing, staff read, only the server writes."""
+"""Row level security: anon sees nothing, active staff read, only the server writes."""
 
+import json
+import uuid
 from collections.abc import Iterator
 
 import psycopg
@@ -7,6 +9,7 @@ import pytest
 from psycopg import sql
 
 TABLES = ("contactos", "conversaciones", "mensajes", "eventos", "asistentes")
+ACTIVE_AGENT, DISABLED_AGENT = uuid.uuid4(), uuid.uuid4()
 
 
 @pytest.fixture
@@ -17,18 +20,35 @@ def conn(database_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
             " 'default', 'SM1', 'hola')"
         )
         connection.execute("select public.guardar_asistente('default', '{\"model\": \"m\"}')")
+        for user, email in ((ACTIVE_AGENT, "ana@example.com"), (DISABLED_AGENT, "eva@example.com")):
+            connection.execute(
+                "select public.guardar_agente(%s, %s, 'Staff', 'agent')", (user, email)
+            )
+        connection.execute("select public.desactivar_agente('EVA@example.com')")
         yield connection
 
 
 def _as_role(
-    conn: psycopg.Connection[tuple[object, ...]], role: str, statement: sql.SQL | sql.Composed
+    conn: psycopg.Connection[tuple[object, ...]],
+    role: str,
+    statement: sql.SQL | sql.Composed,
+    *,
+    user: uuid.UUID | None = None,
 ) -> list[tuple[object, ...]]:
+    """`statement` as PostgREST runs it for `role`, signed in as `user` (a JWT's `sub`)."""
     with conn.transaction(force_rollback=True):
+        if user is not None:
+            claims = json.dumps({"sub": str(user), "role": role})
+            conn.execute("select set_config('request.jwt.claims', %s, true)", (claims,))
         conn.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
         return conn.execute(statement).fetchall()
 
 
-@pytest.mark.parametrize("table", TABLES)
+def _count(table: str) -> sql.Composed:
+    return sql.SQL("select count(*) from public.{}").format(sql.Identifier(table))
+
+
+@pytest.mark.parametrize("table", [*TABLES, "agentes"])
 def test_anon_cannot_read_any_table(
     conn: psycopg.Connection[tuple[object, ...]], table: str
 ) -> None:
@@ -36,7 +56,7 @@ def test_anon_cannot_read_any_table(
         _as_role(conn, "anon", sql.SQL("select * from public.{}").format(sql.Identifier(table)))
 
 
-@pytest.mark.parametrize("table", TABLES)
+@pytest.mark.parametrize("table", [*TABLES, "agentes"])
 def test_anon_cannot_write_any_table(
     conn: psycopg.Connection[tuple[object, ...]], table: str
 ) -> None:
@@ -60,34 +80,60 @@ def test_anon_cannot_execute_any_write_function(
 
 
 @pytest.mark.parametrize("table", TABLES)
-def test_authenticated_staff_can_read(
-    conn: psycopg.Connection[tuple[object, ...]], table: str
-) -> None:
-    rows = _as_role(
-        conn,
-        "authenticated",
-        sql.SQL("select count(*) from public.{}").format(sql.Identifier(table)),
-    )
+def test_active_staff_can_read(conn: psycopg.Connection[tuple[object, ...]], table: str) -> None:
+    rows = _as_role(conn, "authenticated", _count(table), user=ACTIVE_AGENT)
 
     assert rows != [(0,)]
 
 
 @pytest.mark.parametrize("table", TABLES)
-def test_authenticated_staff_cannot_write(
+def test_a_signed_in_user_who_is_not_staff_reads_nothing(
     conn: psycopg.Connection[tuple[object, ...]], table: str
 ) -> None:
+    # On Supabase, anyone who can sign up to the project is `authenticated`.
+    stranger = _as_role(conn, "authenticated", _count(table), user=uuid.uuid4())
+    no_one = _as_role(conn, "authenticated", _count(table))
+
+    assert stranger == no_one == [(0,)]
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_disabled_staff_read_nothing(
+    conn: psycopg.Connection[tuple[object, ...]], table: str
+) -> None:
+    assert _as_role(conn, "authenticated", _count(table), user=DISABLED_AGENT) == [(0,)]
+
+
+def test_staff_see_their_own_staff_row_only(
+    conn: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    rows = _as_role(
+        conn,
+        "authenticated",
+        sql.SQL("select email, rol, activo from public.agentes"),
+        user=ACTIVE_AGENT,
+    )
+
+    assert rows == [("ana@example.com", "agent", True)]
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_staff_cannot_write(conn: psycopg.Connection[tuple[object, ...]], table: str) -> None:
     statement = sql.SQL("delete from public.{}").format(sql.Identifier(table))
 
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        _as_role(conn, "authenticated", statement)
+        _as_role(conn, "authenticated", statement, user=ACTIVE_AGENT)
 
 
-def test_authenticated_staff_cannot_call_the_write_api(
+def test_staff_cannot_call_the_write_api(
     conn: psycopg.Connection[tuple[object, ...]],
 ) -> None:
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         _as_role(
-            conn, "authenticated", sql.SQL("select public.olvidar_contacto(gen_random_uuid())")
+            conn,
+            "authenticated",
+            sql.SQL("select public.olvidar_contacto(gen_random_uuid())"),
+            user=ACTIVE_AGENT,
         )
 
 

@@ -1,4 +1,5 @@
-"""`talia`: the command every image has (`talia migrate`), and that a checkout extends.
+"""`talia`: the commands every image has (`talia migrate`, `talia staff`), and that a
+checkout extends.
 
 Installed packages add commands through the `talia.commands` entry points: each names a
 function that adds its subcommands to the parser and returns their handlers (it may also
@@ -16,6 +17,7 @@ from pathlib import Path
 from talia_core.config import ConfigError, DatabaseSettings, LoggingSettings, load_settings
 from talia_core.logging import configure_logging
 from talia_core.migrations import Migration, MigrationError, migrate
+from talia_core.staff import add_staff_commands
 
 Handler = Callable[[argparse.Namespace], None]
 # Where the images keep the migrations (WORKDIR /app), and a checkout has them.
@@ -49,7 +51,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
         default=MIGRATIONS,
         help="the migrations folder (default: supabase/migrations)",
     )
-    handlers: dict[str, Handler] = {"migrate": _migrate}
+    handlers: dict[str, Handler] = {"migrate": _migrate, "staff": add_staff_commands(commands)}
     for plugin in entry_points(group="talia.commands"):
         handlers.update(plugin.load()(commands))
     return parser, handlers

@@ -6,7 +6,7 @@ from typing import Final
 
 import psycopg
 
-from talia_core.errors import BadRequest, NotFound, PayloadTooLarge, TaliaError
+from talia_core.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, TaliaError
 
 
 class InvalidRecord(BadRequest):
@@ -19,6 +19,11 @@ class RecordNotFound(NotFound):
     message = "The record does not exist."
 
 
+class RecordConflict(Conflict):
+    code = "record_conflict"
+    message = "Another record already holds that value."
+
+
 class TextTooLong(PayloadTooLarge):
     code = "text_too_long"
     message = "The text is longer than allowed."
@@ -27,6 +32,7 @@ class TextTooLong(PayloadTooLarge):
 _BY_SQLSTATE: Final[dict[str, type[TaliaError]]] = {
     "TA400": InvalidRecord,
     "TA404": RecordNotFound,
+    "TA409": RecordConflict,
     "TA413": TextTooLong,
 }
 
