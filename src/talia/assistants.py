@@ -9,18 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from psycopg_pool import AsyncConnectionPool
 
 from talia_core.assistants.profile import ProfileError, parse_profile
-from talia_core.db import connection_options
+from talia_core.db import single_connection_pool
 from talia_core.repositories.asistentes import AsistentesRepository
 
 
 @asynccontextmanager
 async def _repository(url: str) -> AsyncIterator[AsistentesRepository]:
-    async with AsyncConnectionPool(
-        url, min_size=1, max_size=1, kwargs=connection_options(url)
-    ) as pool:
+    async with single_connection_pool(url) as pool:
         yield AsistentesRepository(pool)
 
 

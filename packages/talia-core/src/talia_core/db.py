@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import select
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, Final
 
 import psycopg
@@ -131,6 +133,16 @@ def create_pool(settings: DatabaseSettings, *, name: str = "talia") -> DatabaseP
         name=name,
         open=False,
     )
+
+
+@asynccontextmanager
+async def single_connection_pool(url: str) -> AsyncIterator[AsyncConnectionPool]:
+    """A pool of one connection, for a command's few statements (the repositories take
+    pools)."""
+    async with AsyncConnectionPool(
+        url, min_size=1, max_size=1, kwargs=connection_options(url)
+    ) as pool:
+        yield pool
 
 
 async def is_database_ready(pool: AsyncConnectionPool, *, timeout_seconds: float = 2.0) -> bool:

@@ -10,10 +10,8 @@ from contextlib import asynccontextmanager
 from typing import Any, cast
 from uuid import UUID
 
-from psycopg_pool import AsyncConnectionPool
-
 from talia_core.config import DatabaseSettings, load_settings
-from talia_core.db import connection_options
+from talia_core.db import single_connection_pool
 from talia_core.errors import TaliaError
 from talia_core.repositories.agentes import AgentesRepository, Rol
 
@@ -23,9 +21,7 @@ Command = Callable[[argparse.Namespace, str], Coroutine[Any, Any, str]]
 
 @asynccontextmanager
 async def _staff(url: str) -> AsyncIterator[AgentesRepository]:
-    async with AsyncConnectionPool(
-        url, min_size=1, max_size=1, kwargs=connection_options(url)
-    ) as pool:
+    async with single_connection_pool(url) as pool:
         yield AgentesRepository(pool)
 
 
