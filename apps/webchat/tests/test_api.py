@@ -121,6 +121,24 @@ def test_session_from_an_allowed_origin_gets_a_token(chat: Chat) -> None:
     assert chat.count("conversaciones") == 1
 
 
+def test_a_new_session_has_its_openai_conversation_before_its_first_message(
+    chat: Chat,
+) -> None:
+    token = chat.start_session()["session_token"]
+    for _ in range(50):  # created in the background, right after the session
+        if chat.fake.requests("/v1/conversations"):
+            break
+        time.sleep(0.05)
+    created = chat.fake.requests("/v1/conversations")
+
+    chat.send(token, "c-1", "hola")
+
+    assert len(created) == 1
+    [asked] = chat.fake.requests("/v1/responses")
+    assert chat.fake.requests("/v1/conversations") == created  # the reply made none
+    assert chat.fake.conversation_items(asked.body["conversation"])  # and used that one
+
+
 def test_session_from_another_origin_is_refused(chat: Chat) -> None:
     response = chat.http.post("/api/webchat/sessions", headers={"Origin": "https://evil.example"})
 

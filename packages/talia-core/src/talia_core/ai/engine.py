@@ -30,7 +30,11 @@ from talia_core.assistants.profile import AssistantProfile
 from talia_core.assistants.registry import AssistantRegistry
 from talia_core.assistants.tools import response_tools
 from talia_core.repositories.contactos import ContactosRepository
-from talia_core.repositories.conversaciones import ConversacionEnCurso, ConversacionesRepository
+from talia_core.repositories.conversaciones import (
+    Canal,
+    ConversacionEnCurso,
+    ConversacionesRepository,
+)
 from talia_core.repositories.eventos import EventosRepository
 from talia_core.repositories.mensajes import MensajesRepository
 from talia_core.tracing import failed, span, tracer
@@ -184,19 +188,18 @@ class TextEngine:
             usage=usage,
         )
 
+    async def open_openai_conversation(self, conversacion_id: UUID, canal: Canal) -> str:
+        """Create the OpenAI conversation of a TalIA conversation and store it; the one
+        stored first when two were created at once (it is the one both then use)."""
+        created = await self._client.conversations.create(
+            metadata={"talia_conversation_id": str(conversacion_id), "channel": canal}
+        )
+        return await self._conversaciones.attach_openai_conversation(conversacion_id, created.id)
+
     async def _openai_conversation(self, conversation: ConversacionEnCurso) -> str:
         if conversation.openai_conversation_id:
             return conversation.openai_conversation_id
-        created = await self._client.conversations.create(
-            metadata={
-                "talia_conversation_id": str(conversation.conversacion_id),
-                "channel": conversation.canal,
-            }
-        )
-        # Two concurrent first turns may both create one; the first stored wins for both.
-        return await self._conversaciones.attach_openai_conversation(
-            conversation.conversacion_id, created.id
-        )
+        return await self.open_openai_conversation(conversation.conversacion_id, conversation.canal)
 
     async def _stream_round(
         self,
