@@ -7,7 +7,7 @@ import contextlib
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final, get_args
 
 import structlog
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
@@ -54,6 +54,36 @@ class CallLimits:
 
 
 AUDIO_DELTA = "response.output_audio.delta"
+
+
+def _event_type(event: type[Any]) -> str:
+    """The `type` a Realtime server event class stands for."""
+    (name,) = get_args(event.model_fields["type"].annotation)
+    return str(name)
+
+
+# The events the bridge acts on (`_on_reply`, `_on_caller`). The others (items added and
+# done, content parts, rate limits...) are skipped before they are parsed: validating one
+# into the SDK's models costs more than relaying a frame, and a reply's first audio comes
+# after several of them.
+HANDLED_EVENTS: Final = frozenset(
+    _event_type(event)
+    for event in (
+        ResponseAudioDeltaEvent,
+        ResponseAudioTranscriptDeltaEvent,
+        ResponseAudioTranscriptDoneEvent,
+        ResponseOutputItemAddedEvent,
+        ResponseCreatedEvent,
+        ResponseDoneEvent,
+        ResponseFunctionCallArgumentsDoneEvent,
+        InputAudioBufferSpeechStartedEvent,
+        InputAudioBufferSpeechStoppedEvent,
+        InputAudioBufferCommittedEvent,
+        ConversationItemInputAudioTranscriptionCompletedEvent,
+        ConversationItemInputAudioTranscriptionFailedEvent,
+        RealtimeErrorEvent,
+    )
+)
 
 
 def _append(payload: str) -> str:
@@ -169,10 +199,11 @@ class CallBridge:
             while True:
                 raw = await self.realtime.recv_bytes()
                 message = json.loads(raw)
-                if message.get("type") == AUDIO_DELTA:
+                kind = message.get("type")
+                if kind == AUDIO_DELTA:
                     # Fifty a second per call: read as plain JSON, not parsed into a model.
                     await self._play(message["item_id"], message["delta"])
-                else:
+                elif kind in HANDLED_EVENTS:
                     await self._on_realtime(self.realtime.parse_event(raw))
         except ConnectionClosed:
             pass

@@ -228,6 +228,15 @@ class _Session:
         await self.send(
             {"type": "input_audio_buffer.committed", "item_id": item_id, "previous_item_id": None}
         )
+        heard = {
+            "id": item_id,
+            "type": "message",
+            "role": "user",
+            "status": "completed",
+            "content": [{"type": "input_audio", "transcript": None}],
+        }
+        for kind in ("conversation.item.added", "conversation.item.done"):
+            await self.send({"type": kind, "item": heard, "previous_item_id": None})
         await self.send(
             {
                 "type": "conversation.item.input_audio_transcription.completed",
@@ -282,6 +291,8 @@ class _Session:
                 "response": {"id": response_id, "status": "completed", "output": output},
             }
         )
+        limits = [{"name": "tokens", "limit": 40000, "remaining": 39000, "reset_seconds": 1.5}]
+        await self.send({"type": "rate_limits.updated", "rate_limits": limits})
 
     async def call_tool(
         self, tool_call: ToolCall, response_id: str, output_index: int
@@ -338,6 +349,10 @@ class _Session:
                 "item": item,
             }
         )
+        # As the GA API streams a reply: the item joins the conversation, then its audio part.
+        await self.send({"type": "conversation.item.added", "item": item, "previous_item_id": None})
+        part = {"type": "audio", "transcript": ""}
+        await self.send({"type": "response.content_part.added", **where, "part": part})
         await self.send(
             {"type": "response.output_audio_transcript.delta", **where, "delta": reply.transcript}
         )
@@ -369,6 +384,8 @@ class _Session:
                 "transcript": reply.transcript,
             }
         )
+        done_part = {**part, "transcript": reply.transcript}
+        await self.send({"type": "response.content_part.done", **where, "part": done_part})
         done_item = {
             **item,
             "status": "completed",
@@ -382,6 +399,7 @@ class _Session:
                 "item": done_item,
             }
         )
+        await self.send({"type": "conversation.item.done", "item": done_item})
         return done_item
 
 
