@@ -112,13 +112,14 @@ def _percentile(ordered: list[float], share: float) -> float:
 
 @dataclass
 class Call:
-    """One caller: what it sent, and when reply chunks reached it."""
+    """One caller: what it sent, and when each reply chunk reached it (with the chunk's
+    stamp: when the fake sent it)."""
 
     number: int
     socket: ClientConnection
     stream_sid: str
     sent: int = 0
-    out_latencies: list[float] = field(default_factory=list)
+    heard: list[tuple[float, float]] = field(default_factory=list)  # (arrived, stamped)
 
     def frame(self, sequence: int) -> bytes:
         head = struct.pack("<dHI", time.perf_counter(), self.number, sequence)
@@ -142,7 +143,7 @@ class Call:
             message = json.loads(raw)
             if message["event"] == "media":
                 payload = base64.b64decode(message["media"]["payload"])
-                self.out_latencies.append(arrived - struct.unpack_from("<d", payload)[0])
+                self.heard.append((arrived, struct.unpack_from("<d", payload)[0]))
             elif message["event"] == "mark":
                 # Played as soon as it arrived (the reply comes in real time): echo it.
                 await self.socket.send(raw)
@@ -241,7 +242,7 @@ async def _round(
     await asyncio.gather(*listeners, return_exceptions=True)
 
     inbound = fake.inbound_latencies()
-    outbound = [latency * 1000 for call in placed for latency in call.out_latencies]
+    outbound = [(arrived - sent) * 1000 for call in placed for arrived, sent in call.heard]
     expected_out = calls * answer_frames
     return Round(
         calls=calls,

@@ -37,34 +37,17 @@ from talia_testkit.fake_openai import CallerSpeech, RealtimeReply
 ANSWER_FRAMES = 25  # half a second of reply audio
 
 
-class Caller(Call):
-    """A caller who notes when each reply chunk reaches them, and the chunk's stamp."""
-
-    def __init__(self, call: Call) -> None:
-        super().__init__(call.number, call.socket, call.stream_sid)
-        self.heard: list[tuple[float, float]] = []  # (arrived, stamped by the fake)
-
-    async def listen(self) -> None:
-        async for raw in self.socket:
-            arrived = time.perf_counter()
-            message = json.loads(raw)
-            if message["event"] == "media":
-                payload = base64.b64decode(message["media"]["payload"])
-                self.heard.append((arrived, struct.unpack_from("<d", payload)[0]))
-            elif message["event"] == "mark":
-                await self.socket.send(raw)  # played at once: the reply came in real time
-
-    async def say(self, frames: int) -> float:
-        """`frames` frames of speech in real time; the stamp of the last one."""
-        start, last = time.perf_counter(), 0.0
-        for sequence in range(frames):
-            await asyncio.sleep(max(0.0, start + sequence * FRAME_SECONDS - time.perf_counter()))
-            frame = self.frame(sequence)
-            last = struct.unpack_from("<d", frame)[0]
-            payload = base64.b64encode(frame).decode()
-            media = {"event": "media", "streamSid": self.stream_sid, "media": {"payload": payload}}
-            await self.socket.send(json.dumps(media))
-        return last
+async def _say(caller: Call, frames: int) -> float:
+    """`frames` frames of speech in real time; the stamp of the last one."""
+    start, last = time.perf_counter(), 0.0
+    for sequence in range(frames):
+        await asyncio.sleep(max(0.0, start + sequence * FRAME_SECONDS - time.perf_counter()))
+        frame = caller.frame(sequence)
+        last = struct.unpack_from("<d", frame)[0]
+        payload = base64.b64encode(frame).decode()
+        media = {"event": "media", "streamSid": caller.stream_sid, "media": {"payload": payload}}
+        await caller.socket.send(json.dumps(media))
+    return last
 
 
 async def _turns(
@@ -80,7 +63,7 @@ async def _turns(
         FakeRealtime(fake_port) as fake,
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http,
     ):
-        caller = Caller(await _place(http, f"ws://127.0.0.1:{port}", 0))
+        caller = await _place(http, f"ws://127.0.0.1:{port}", 0)
         listening = asyncio.create_task(caller.listen())
         await asyncio.sleep(0.5)  # the greeting, if any, is not a turn
         for _ in range(turns):
@@ -91,7 +74,7 @@ async def _turns(
             # Heard from the first frame the caller sends; the last of them ends the speech.
             fake.fake.add_caller_speech(CallerSpeech(1, "bench", speech_frames - 1))
             heard_before = len(caller.heard)
-            ended = await caller.say(speech_frames)
+            ended = await _say(caller, speech_frames)
             while len(caller.heard) == heard_before:  # noqa: ASYNC110  (a listener fills it)
                 await asyncio.sleep(0.001)
             arrived, sent = caller.heard[heard_before]
