@@ -230,10 +230,18 @@ def test_a_dropped_twilio_socket_closes_the_model_session_at_once(phone: Phone) 
     wait_for(lambda: phone.fake.realtime.disconnections == 1, timeout=1.0)
 
 
+def _metric(phone: Phone, series: str) -> float:
+    metrics = phone.http.get("/metrics").text
+    found = re.search(rf"^{re.escape(series)} (\S+)$", metrics, re.MULTILINE)
+    assert found is not None, series
+    return float(found[1])
+
+
 def test_over_capacity_the_next_caller_hears_the_busy_text(open_phone: OpenPhone) -> None:
     with open_phone(max_concurrent_calls=1) as phone, phone.call() as socket:
         TwilioSide(socket).say(1)
-        wait_for(lambda: phone.fake.realtime.connections == 1)
+        # Live once bridged: after the model's socket opened and the session was set up.
+        wait_for(lambda: _metric(phone, "talia_voice_live_calls") == 1)
 
         response = phone.post("/api/voice/incoming", {"CallSid": "CA" + "9" * 32})
 
@@ -243,18 +251,10 @@ def test_over_capacity_the_next_caller_hears_the_busy_text(open_phone: OpenPhone
 
 
 def test_metrics_show_live_calls_and_how_they_ended(phone: Phone, database_url: str) -> None:
-    def value(series: str) -> float:
-        metrics = phone.http.get("/metrics").text
-        found = re.search(rf"^{re.escape(series)} (\S+)$", metrics, re.MULTILINE)
-        assert found is not None, series
-        return float(found[1])
-
     with phone.call() as socket:
-        wait_for(lambda: phone.fake.realtime.connections == 1)
-        during = value("talia_voice_live_calls")
+        wait_for(lambda: _metric(phone, "talia_voice_live_calls") == 1)
         TwilioSide(socket).hang_up()
         wait_for(lambda: call_ended(database_url) is not None)
 
-    wait_for(lambda: value("talia_voice_live_calls") == 0)
-    assert during == 1
-    assert value('talia_voice_calls_ended_total{reason="caller_hung_up"}') == 1
+    wait_for(lambda: _metric(phone, "talia_voice_live_calls") == 0)
+    assert _metric(phone, 'talia_voice_calls_ended_total{reason="caller_hung_up"}') == 1
