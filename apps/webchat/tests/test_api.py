@@ -4,7 +4,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,17 @@ class Chat:
             "/api/webchat/messages",
             json={"client_message_id": client_message_id, "text": text},
             headers={"Authorization": f"Bearer {token}", **headers},
+        )
+
+    def stream(
+        self, token: str, client_message_id: str, text: str
+    ) -> AbstractContextManager[httpx.Response]:
+        """The same message over server-sent events: the response, to read as it comes."""
+        return self.http.stream(
+            "POST",
+            "/api/webchat/messages",
+            json={"client_message_id": client_message_id, "text": text},
+            headers={"Authorization": f"Bearer {token}", "Accept": "text/event-stream"},
         )
 
     def session_token(self) -> str:
@@ -178,12 +189,7 @@ def test_streamed_deltas_join_into_the_stored_reply(chat: Chat) -> None:
     chat.fake.add_turns(Turn(text="Tenemos envíos a todo el país.", deltas=4))
     events: list[tuple[str, Any]] = []
 
-    with chat.http.stream(
-        "POST",
-        "/api/webchat/messages",
-        json={"client_message_id": "c-1", "text": "¿envíos?"},
-        headers={"Authorization": f"Bearer {token}", "Accept": "text/event-stream"},
-    ) as response:
+    with chat.stream(token, "c-1", "¿envíos?") as response:
         name = ""
         for line in response.iter_lines():
             if line.startswith("event: "):
@@ -205,12 +211,7 @@ def test_a_visitor_who_leaves_mid_stream_finds_the_whole_reply_stored(chat: Chat
     reply = "Una respuesta que tarda en llegar entera."
     chat.fake.add_turns(Turn(text=reply, deltas=8, delta_delay=0.1))
 
-    with chat.http.stream(
-        "POST",
-        "/api/webchat/messages",
-        json={"client_message_id": "c-1", "text": "hola"},
-        headers={"Authorization": f"Bearer {token}", "Accept": "text/event-stream"},
-    ) as response:
+    with chat.stream(token, "c-1", "hola") as response:
         for line in response.iter_lines():
             if line == "event: delta":
                 break  # the visitor closes the page after the first piece
