@@ -2,12 +2,9 @@
 
 from pathlib import Path
 
-import httpx
-
+from talia_testkit.app_checks import import_failure, probe_answers, start_up_failure
 from talia_testkit.fake_openai import FakeOpenAI
 from talia_testkit.fake_twilio import FakeTwilio
-from talia_testkit.processes import run_python
-from talia_testkit.server import serve_app
 from talia_whatsapp.main import create_app
 
 from .whatsapp_kit import whatsapp_settings
@@ -18,28 +15,24 @@ def test_app_answers_health_ready_and_metrics(
 ) -> None:
     settings = whatsapp_settings(database_url, fake_openai.base_url, fake_twilio.base_url)
 
-    with serve_app(create_app(settings)) as server, httpx.Client(base_url=server.http_url) as http:
-        health = http.get("/health")
-        ready = http.get("/ready")
-        metrics = http.get("/metrics")
+    health, ready, metrics = probe_answers(create_app(settings))
 
-    assert health.json() == {"status": "ok"}
-    assert ready.json() == {"status": "ready"}
-    assert 'route="/health"' in metrics.text
+    assert health == {"status": "ok"}
+    assert ready == {"status": "ready"}
+    assert 'route="/health"' in metrics
 
 
 def test_start_up_without_configuration_stops_with_one_line(tmp_path: Path) -> None:
-    result = run_python("import talia_whatsapp.main as main; main.app", cwd=tmp_path)
-
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [
-        "talia: configuration error: DATABASE_URL is required but not set;"
-        " TWILIO_ACCOUNT_SID is required but not set; TWILIO_AUTH_TOKEN is required but not set;"
-        " OPENAI_API_KEY is required but not set"
-    ]
+    assert start_up_failure("talia_whatsapp.main", tmp_path) == (
+        1,
+        [
+            "talia: configuration error: DATABASE_URL is required but not set;"
+            " TWILIO_ACCOUNT_SID is required but not set;"
+            " TWILIO_AUTH_TOKEN is required but not set;"
+            " OPENAI_API_KEY is required but not set"
+        ],
+    )
 
 
 def test_importing_the_module_reads_no_configuration(tmp_path: Path) -> None:
-    result = run_python("import talia_whatsapp.main", cwd=tmp_path)
-
-    assert result.returncode == 0, result.stderr
+    assert import_failure("talia_whatsapp.main", tmp_path) is None
