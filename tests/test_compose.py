@@ -8,7 +8,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE = REPO / "infra" / "docker-compose.yml"
-PORTS = {"whatsapp": 8001, "webchat": 8002, "voice": 8003}
+PORTS = {"whatsapp": 8001, "webchat": 8002, "voice": 8003, "console": 8004}
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,13 @@
-"""`talia dev`: the three apps over an embedded database, stopped cleanly by Ctrl-C."""
+"""`talia dev`: the four apps over an embedded database, stopped cleanly by Ctrl-C."""
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -44,8 +46,27 @@ def _wait_for_health(urls: list[str], deadline: float) -> dict[str, int]:
     return statuses
 
 
-def test_dev_serves_three_apps_and_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
-    base = _free_port_range(3)
+def _sign_in_as_the_dev_admin(output: list[str]) -> str:
+    """An access token for the development admin `talia dev` printed."""
+    line = next(line for line in output if "fake_supabase_auth_in_use" in line)
+    # The email is masked in logs, as every email is; the README names it.
+    password = re.search(r"@talia\.localhost / ([A-Za-z0-9_-]+)", line)
+    supabase = re.search(r"base_url=(http://127\.0\.0\.1:\d+)", line)
+    anon_key = re.search(r"anon_key=([A-Za-z0-9_.-]+)", line)
+    assert password, line
+    assert supabase, line
+    assert anon_key, line
+    session = httpx.post(
+        f"{supabase[1]}/auth/v1/token?grant_type=password",
+        json={"email": "admin@talia.localhost", "password": password[1]},
+        headers={"apikey": anon_key[1]},
+    )
+    token: str = session.json()["access_token"]
+    return token
+
+
+def test_dev_serves_four_apps_and_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
+    base = _free_port_range(4)
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     process = subprocess.Popen(  # noqa: S603  # our own interpreter and module
         [
@@ -64,17 +85,27 @@ def test_dev_serves_three_apps_and_stops_everything_on_ctrl_c(tmp_path: Path) ->
         stderr=subprocess.STDOUT,
         text=True,
     )
-    urls = [f"http://127.0.0.1:{base + i}" for i in range(3)]
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True)
+    reader.start()
+    urls = [f"http://127.0.0.1:{base + i}" for i in range(4)]
     try:
         statuses = _wait_for_health(urls, time.monotonic() + 60)
         with httpx.Client(timeout=5) as http:
             ready = [http.get(url + "/ready").status_code for url in urls]
+            token = _sign_in_as_the_dev_admin(lines)
+            me = http.get(f"{urls[3]}/api/console/me", headers={"Authorization": f"Bearer {token}"})
     finally:
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
+        process.wait(timeout=60)
+        reader.join(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+    output = "".join(lines)
 
     assert statuses == dict.fromkeys(urls, 200), output
-    assert ready == [200, 200, 200]
+    assert ready == [200, 200, 200, 200]
+    assert (me.status_code, me.json().get("role")) == (200, "admin")
     assert process.returncode == 0, output
     assert "dev_stopped" in output
     assert not (tmp_path / "pgdata" / "postmaster.pid").exists()

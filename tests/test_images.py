@@ -12,7 +12,7 @@ from talia_core.size_limits import MAX_WEBSOCKET_MESSAGE_BYTES
 from talia_testkit.processes import clean_environment
 
 REPO = Path(__file__).resolve().parents[1]
-APPS = ("whatsapp", "webchat", "voice")
+APPS = ("whatsapp", "webchat", "voice", "console")
 
 
 def _exported_packages(app: str) -> set[str]:

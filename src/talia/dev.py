@@ -1,4 +1,4 @@
-"""`talia dev`: the three apps on 8001/8002/8003 over a local database, until Ctrl-C."""
+"""`talia dev`: the four apps on 8001 to 8004 over a local database, until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import secrets
 import signal
 import time
+import uuid
 from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,11 +25,14 @@ from talia_core.logging import configure_logging
 from talia_core.migrations import migrate
 from talia_core.size_limits import MAX_WEBSOCKET_MESSAGE_BYTES
 from talia_testkit.fake_openai import run_fake_openai
+from talia_testkit.fake_supabase_auth import run_fake_supabase_auth
 from talia_testkit.fake_twilio import run_fake_twilio
 
 log = structlog.stdlib.get_logger("talia.dev")
 
-CHANNELS = ("whatsapp", "webchat", "voice")
+CHANNELS = ("whatsapp", "webchat", "voice", "console")
+DEV_ADMIN_EMAIL = "admin@talia.localhost"
+DEV_ADMIN_ID = uuid.UUID("00000000-0000-4000-8000-00000000ad01")
 
 
 def _dev_defaults(ports: dict[str, int]) -> dict[str, str]:
@@ -88,7 +92,38 @@ def _twilio(data_dir: Path) -> Generator[str, None, None]:
             dev_env.unlink(missing_ok=True)
 
 
+@contextmanager
+def _supabase_auth() -> Generator[str | None, None, None]:
+    """Supabase Auth when `SUPABASE_URL` is set; otherwise the test kit's fake, with a
+    development admin whose password is printed (and who is added as staff once migrated).
+    Yields that admin's password, or None."""
+    if os.environ.get("SUPABASE_URL"):
+        yield None
+        return
+    with run_fake_supabase_auth() as fake:
+        password = secrets.token_urlsafe(12)
+        fake.add_user(DEV_ADMIN_EMAIL, password, user_id=DEV_ADMIN_ID)
+        os.environ.update(SUPABASE_URL=fake.base_url, SUPABASE_ANON_KEY=fake.anon_key)
+        log.warning(
+            "fake_supabase_auth_in_use",
+            reason="SUPABASE_URL is not set",
+            base_url=fake.base_url,
+            anon_key=fake.anon_key,  # public, as Supabase's is
+            sign_in=f"{DEV_ADMIN_EMAIL} / {password} (a development admin)",
+        )
+        yield password
+
+
+def _add_dev_admin(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "select public.guardar_agente(%s, %s, 'Development admin', 'admin')",
+            (DEV_ADMIN_ID, DEV_ADMIN_EMAIL),
+        )
+
+
 def _app_factories() -> dict[str, Callable[[], FastAPI]]:
+    from talia_console.main import create_app as create_console_app
     from talia_voice.main import create_app as create_voice_app
     from talia_webchat.main import create_app as create_webchat_app
     from talia_whatsapp.main import create_app as create_whatsapp_app
@@ -97,11 +132,12 @@ def _app_factories() -> dict[str, Callable[[], FastAPI]]:
         "whatsapp": create_whatsapp_app,
         "webchat": create_webchat_app,
         "voice": create_voice_app,
+        "console": create_console_app,
     }
 
 
 class _Server(uvicorn.Server):
-    """A uvicorn server that leaves signals to `talia dev`, which stops all three at once."""
+    """A uvicorn server that leaves signals to `talia dev`, which stops all four at once."""
 
     @contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -180,8 +216,10 @@ def run_dev(*, host: str, base_port: int, data_dir: Path) -> None:
     configure_logging(load_settings(LoggingSettings))
     with local_or_configured_database(data_dir) as database:
         os.environ["DATABASE_URL"] = database.url  # before `_twilio` writes dev.env
-        with _model() as model, _twilio(data_dir) as twilio:
+        with _model() as model, _twilio(data_dir) as twilio, _supabase_auth() as admin:
             applied = migrate(database.url, MIGRATIONS_DIR)
+            if admin is not None:
+                _add_dev_admin(database.url)
             _warn_without_profile(database.url, os.environ.get("TALIA_ASSISTANT", "default"))
             apps = {name: factory() for name, factory in _app_factories().items()}
             log.info(
@@ -189,6 +227,7 @@ def run_dev(*, host: str, base_port: int, data_dir: Path) -> None:
                 database="embedded" if database.embedded else "DATABASE_URL",
                 model=model,
                 twilio=twilio,
+                staff_auth="fake" if admin is not None else "supabase",
                 migrations_applied=len(applied),
                 urls={name: f"http://{host}:{port}" for name, port in ports.items()},
                 startup_ms=round((time.perf_counter() - started) * 1000),

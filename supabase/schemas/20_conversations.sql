@@ -11,11 +11,16 @@ create table public.conversaciones (
   started_at timestamp with time zone default now() not null,
   last_message_at timestamp with time zone,
   closed_at timestamp with time zone,
+  agente_id uuid,
+  handoff_at timestamp with time zone,
   constraint conversaciones_pkey PRIMARY KEY (conversacion_id),
   constraint conversaciones_openai_conversation_id_key UNIQUE (openai_conversation_id),
   constraint conversaciones_contacto_id_fkey FOREIGN KEY (contacto_id) REFERENCES contactos(contacto_id) ON DELETE CASCADE,
-  constraint conversaciones_canal_proveedor_id_key UNIQUE (canal, proveedor_id)
+  constraint conversaciones_canal_proveedor_id_key UNIQUE (canal, proveedor_id),
+  constraint conversaciones_agente_id_fkey FOREIGN KEY (agente_id) REFERENCES agentes(auth_user_id) ON DELETE SET NULL
 );
+-- agente_id: the staff member who holds the conversation (claimed or assigned); handoff_at:
+-- since when it waits for a person, while it is in handoff.
 
 alter table public.conversaciones enable row level security;
 
@@ -62,7 +67,35 @@ begin
 end
 $$;
 
--- Conversation state: handoff to staff, given back by staff, closed.
+-- Moves a conversation to a state and a holder, and records the change as an event: every
+-- change of state or of holder goes through here (the assistant's handoff, a channel's close,
+-- staff actions). False, and nothing written, when the conversation is already there.
+create function public._talia_mover_conversacion(
+  p_conversacion_id uuid, p_estado text, p_agente_id uuid, p_tipo text, p_payload jsonb
+) returns boolean
+language plpgsql set search_path = ''
+as $$
+begin
+  update public.conversaciones cv
+  set estado = p_estado,
+      agente_id = p_agente_id,
+      handoff_at = case when p_estado = 'handoff'
+                        then case when cv.estado = 'handoff' then cv.handoff_at else now() end end,
+      closed_at = case when p_estado = 'closed' then now() end
+  where cv.conversacion_id = p_conversacion_id
+    and (cv.estado::text, cv.agente_id) is distinct from (p_estado, p_agente_id);
+  if not found then
+    return false;
+  end if;
+  insert into public.eventos (tipo, conversacion_id, contacto_id, payload)
+  select p_tipo, cv.conversacion_id, cv.contacto_id, jsonb_strip_nulls(p_payload)
+  from public.conversaciones cv where cv.conversacion_id = p_conversacion_id;
+  return true;
+end
+$$;
+
+-- Conversation state as the assistant and the channels change it: handoff to staff, back to
+-- the assistant, closed. Whoever holds it keeps it, unless it goes back to the assistant.
 create function public.cambiar_estado_conversacion(
   p_conversacion_id uuid,
   p_estado text,
@@ -72,31 +105,24 @@ language plpgsql security definer set search_path = ''
 as $$
 declare
   v_anterior text;
+  v_agente uuid;
 begin
   if p_estado not in ('open', 'handoff', 'closed') then
     raise exception using errcode = 'TA400', message = format('unknown state: %s', p_estado);
   end if;
-  select cv.estado into v_anterior from public.conversaciones cv
+  select cv.estado, cv.agente_id into v_anterior, v_agente from public.conversaciones cv
   where cv.conversacion_id = p_conversacion_id for update;
   if not found then
     perform public._talia_no_encontrado(format('conversation %s', p_conversacion_id));
   end if;
-  if v_anterior = p_estado then
-    return query select p_estado, false;
-    return;
-  end if;
-  update public.conversaciones cv
-  set estado = p_estado, closed_at = case when p_estado = 'closed' then now() end
-  where cv.conversacion_id = p_conversacion_id;
-  insert into public.eventos (tipo, conversacion_id, contacto_id, payload)
-  select case p_estado
-           when 'handoff' then 'handoff_requested'
-           when 'closed' then 'conversation_closed'
-           else 'handoff_released' end,
-         cv.conversacion_id, cv.contacto_id,
-         jsonb_strip_nulls(jsonb_build_object('desde', v_anterior, 'motivo', p_motivo))
-  from public.conversaciones cv where cv.conversacion_id = p_conversacion_id;
-  return query select p_estado, true;
+  return query select p_estado, public._talia_mover_conversacion(
+    p_conversacion_id, p_estado,
+    case when p_estado <> 'open' then v_agente end,
+    case p_estado
+      when 'handoff' then 'handoff_requested'
+      when 'closed' then 'conversation_closed'
+      else 'handoff_released' end,
+    jsonb_build_object('desde', v_anterior, 'motivo', p_motivo));
 end
 $$;
 
@@ -136,3 +162,5 @@ end
 $$;
 
 CREATE INDEX conversaciones_contacto_abierta_idx ON public.conversaciones USING btree (contacto_id, started_at DESC) WHERE ((estado)::text <> 'closed'::text);
+
+CREATE INDEX conversaciones_agente_idx ON public.conversaciones USING btree (agente_id) WHERE (agente_id IS NOT NULL);

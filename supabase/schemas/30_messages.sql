@@ -17,10 +17,13 @@ create table public.mensajes (
   metadata jsonb default '{}'::jsonb not null,
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
+  agente_id uuid,
   constraint mensajes_pkey PRIMARY KEY (mensaje_id),
   constraint mensajes_conversacion_id_fkey FOREIGN KEY (conversacion_id) REFERENCES conversaciones(conversacion_id) ON DELETE CASCADE,
-  constraint mensajes_respuesta_a_fkey FOREIGN KEY (respuesta_a) REFERENCES mensajes(mensaje_id) ON DELETE SET NULL
+  constraint mensajes_respuesta_a_fkey FOREIGN KEY (respuesta_a) REFERENCES mensajes(mensaje_id) ON DELETE SET NULL,
+  constraint mensajes_agente_id_fkey FOREIGN KEY (agente_id) REFERENCES agentes(auth_user_id) ON DELETE SET NULL
 );
+-- agente_id: the staff member who wrote it (rol 'staff').
 
 alter table public.mensajes enable row level security;
 

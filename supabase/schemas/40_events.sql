@@ -7,7 +7,7 @@ create table public.eventos (
   contacto_id uuid,
   payload jsonb default '{}'::jsonb not null,
   created_at timestamp with time zone default now() not null,
-  constraint eventos_tipo_check CHECK ((tipo = ANY (ARRAY['conversation_opened'::text, 'conversation_closed'::text, 'lead_saved'::text, 'handoff_requested'::text, 'handoff_released'::text, 'call_started'::text, 'call_ended'::text, 'call_transferred'::text, 'model_failed'::text, 'delivery_failed'::text, 'opted_out'::text, 'opted_in'::text, 'contact_forgotten'::text, 'usage_recorded'::text]))),
+  constraint eventos_tipo_check CHECK ((tipo = ANY (ARRAY['conversation_opened'::text, 'conversation_closed'::text, 'lead_saved'::text, 'handoff_requested'::text, 'handoff_released'::text, 'call_started'::text, 'call_ended'::text, 'call_transferred'::text, 'model_failed'::text, 'delivery_failed'::text, 'opted_out'::text, 'opted_in'::text, 'contact_forgotten'::text, 'usage_recorded'::text, 'conversation_claimed'::text, 'conversation_assigned'::text, 'conversation_unassigned'::text, 'conversation_reopened'::text, 'agent_replied'::text]))),
   constraint eventos_pkey PRIMARY KEY (evento_id),
   constraint eventos_conversacion_id_fkey FOREIGN KEY (conversacion_id) REFERENCES conversaciones(conversacion_id) ON DELETE SET NULL,
   constraint eventos_contacto_id_fkey FOREIGN KEY (contacto_id) REFERENCES contactos(contacto_id) ON DELETE SET NULL

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from fastapi import Depends, Request
 
+from talia_core.changes import ChangeFeed
 from talia_core.deps import app_state
 from talia_core.errors import Forbidden, Unauthorized
 from talia_webchat.config import Settings
@@ -44,6 +45,7 @@ class WebchatState:
     service: WebchatService
     tokens: SessionTokens
     limits: Limits
+    changes: ChangeFeed
     live: LiveReplies = field(default_factory=LiveReplies)
     open_sockets: Counter[UUID] = field(default_factory=Counter)
 

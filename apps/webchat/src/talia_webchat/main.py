@@ -1,5 +1,6 @@
 """The Web chat app: `uvicorn talia_webchat.main:app`."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,6 +11,7 @@ from talia_core.ai.engine import TextEngine
 from talia_core.ai.metrics import ModelMetrics
 from talia_core.app import create_service_app, lazy_app
 from talia_core.assistants.registry import AssistantRegistry
+from talia_core.changes import ChangeFeed
 from talia_core.clients.openai import create_openai_client
 from talia_core.config import settings_or_exit
 from talia_core.state import CoreState
@@ -45,7 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.webchat.session_secret, ttl_seconds=settings.webchat.session_ttl_seconds
             ),
             limits=Limits.from_settings(settings),
+            changes=ChangeFeed(settings.database.database_url.get_secret_value()),
         )
+        listening = asyncio.create_task(state.changes.run(), name="change-feed")
         Gauge(
             "talia_webchat_open_sockets",
             "Visitor WebSockets open in this process.",
@@ -54,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            listening.cancel()
             await state.live.drain(settings.app.shutdown_grace_seconds)
             await client.close()
 

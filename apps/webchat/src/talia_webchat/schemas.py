@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from talia_core.repositories.mensajes import Mensaje
+from talia_core.repositories.mensajes import Mensaje, MensajeConAutor
 from talia_core.text import clean_text
 from talia_webchat.service import ReplyDone
 
@@ -38,8 +38,14 @@ class MessageIn(BaseModel):
         return text
 
 
+class Author(BaseModel):
+    """The person of the business who wrote a message."""
+
+    name: str | None
+
+
 class MessageOut(BaseModel):
-    """A stored message as the widget shows it."""
+    """A stored message as the widget shows it; `agent` messages name their `author`."""
 
     id: int
     role: str
@@ -47,16 +53,22 @@ class MessageOut(BaseModel):
     created_at: datetime
     reply_to: int | None = None
     client_message_id: str | None = None
+    author: Author | None = None
 
     @classmethod
     def from_row(cls, row: Mensaje) -> MessageOut:
+        author = None
+        if row.rol == "staff":
+            name = row.agente_nombre if isinstance(row, MensajeConAutor) else None
+            author = Author(name=name)
         return cls(
             id=row.mensaje_id,
-            role=row.rol,
+            role="agent" if row.rol == "staff" else row.rol,
             text=row.contenido or "",
             created_at=row.created_at,
             reply_to=row.respuesta_a,
             client_message_id=row.proveedor_id if row.direccion == "inbound" else None,
+            author=author,
         )
 
 

@@ -18,7 +18,12 @@ from talia_core.ai.events import ReplyFinished, TextDelta
 from talia_core.errors import NotFound, PayloadTooLarge, TaliaError
 from talia_core.repositories.conversaciones import ConversacionAbierta, ConversacionesRepository
 from talia_core.repositories.errors import RecordNotFound
-from talia_core.repositories.mensajes import Mensaje, MensajesRepository, WebchatRegistrado
+from talia_core.repositories.mensajes import (
+    Mensaje,
+    MensajeConAutor,
+    MensajesRepository,
+    WebchatRegistrado,
+)
 
 log = structlog.stdlib.get_logger("talia.webchat")
 
@@ -138,6 +143,6 @@ class WebchatService:
                 reply = await self._mensajes.get(event.message_id) if event.message_id else None
                 yield ReplyDone(reply, event.fallback, event.handed_off, event.notice)
 
-    async def history(self, conversacion_id: UUID, *, after: int | None) -> list[Mensaje]:
+    async def history(self, conversacion_id: UUID, *, after: int | None) -> list[MensajeConAutor]:
         """The conversation's messages after a message id, in order."""
         return await self._mensajes.history(conversacion_id, after=after)

@@ -6,11 +6,13 @@ import asyncio
 import json
 from typing import Any
 
+import psycopg
 import structlog
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
 from talia_core.ai.events import TextDelta
+from talia_core.changes import MessageStored
 from talia_core.errors import TaliaError
 from talia_webchat.deps import WebchatState, get_state
 from talia_webchat.schemas import MessageIn, MessageOut, ReplyOut
@@ -25,6 +27,8 @@ MAX_SOCKETS_PER_SESSION = 3
 # Close codes: 1003 a binary frame, 1008 policy (origin, too many sockets), 1009 frame too
 # big, 4401 not authenticated.
 CLOSE_UNSUPPORTED, CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_UNAUTHORIZED = 1003, 1008, 1009, 4401
+HISTORY_PAGE = 100  # the service's page of history
+RETRY_READ_SECONDS = 1.0
 
 
 class _BinaryFrame(Exception):
@@ -60,6 +64,9 @@ class _Socket:
         self.state = state
         self.conversacion_id = claims.conversacion_id
         self.lock = asyncio.Lock()
+        # The newest message this socket has read; staff messages after it are pushed.
+        self.read_up_to = 0
+        self.staff_wrote = asyncio.Event()
 
     async def send(self, frame: dict[str, Any]) -> None:
         async with self.lock:
@@ -71,10 +78,42 @@ class _Socket:
     async def replay(self, after: int | None) -> None:
         """Replies in progress finish first, then everything after `after` is sent once."""
         await self.state.live.wait_for(self.conversacion_id)
-        for row in await self.state.service.history(self.conversacion_id, after=after):
+        rows = await self.state.service.history(self.conversacion_id, after=after)
+        for row in rows:
             await self.send(
                 {"type": "message", "message": MessageOut.from_row(row).model_dump(mode="json")}
             )
+        self.read_up_to = rows[-1].mensaje_id if rows else after or 0
+
+    def wake(self, change: MessageStored | None) -> None:
+        """A staff message was stored, or the feed reconnected: look for new ones."""
+        if change is None or change.rol == "staff":
+            self.staff_wrote.set()
+
+    async def push_staff_messages(self) -> None:
+        """Send staff messages as they are stored (in any process), each once, in order.
+
+        The visitor's own messages and the assistant's replies come with the exchange that
+        made them; only what people of the business write arrives this way.
+        """
+        while True:
+            await self.staff_wrote.wait()
+            self.staff_wrote.clear()
+            try:
+                rows = await self.state.service.history(self.conversacion_id, after=self.read_up_to)
+            except (psycopg.Error, TaliaError) as exc:  # the database is away: try again
+                log.warning("staff_messages_unread", error=type(exc).__name__)
+                await asyncio.sleep(RETRY_READ_SECONDS)
+                self.staff_wrote.set()
+                continue
+            for row in rows:
+                if row.rol == "staff":
+                    message = MessageOut.from_row(row).model_dump(mode="json")
+                    await self.send({"type": "message", "message": message})
+            if rows:
+                self.read_up_to = rows[-1].mensaje_id
+                if len(rows) == HISTORY_PAGE:
+                    self.staff_wrote.set()  # more than a page came at once
 
     async def on_frame(self, raw: str) -> None:
         """Answer one text frame after auth: a message, a ping, or an error frame."""
@@ -163,20 +202,33 @@ async def webchat_socket(websocket: WebSocket) -> None:
         return
     open_sockets[claims.conversacion_id] += 1
     socket = _Socket(websocket, state, claims)
-    max_frame = state.settings.webchat.max_text_chars * 4 + 1024
+    pusher: asyncio.Task[None] | None = None
     try:
-        await socket.replay(after)
-        while True:
-            raw = await _receive_text(websocket)
-            if len(raw) > max_frame:
-                await websocket.close(code=CLOSE_TOO_BIG, reason="frame too large")
-                return
-            await socket.on_frame(raw)
+        with state.changes.subscribe(claims.conversacion_id, socket.wake):
+            await socket.replay(after)
+            # Subscribed before the replay: what is stored meanwhile is pushed after it.
+            pusher = asyncio.create_task(socket.push_staff_messages(), name="staff-messages")
+            # A send to a socket that just closed fails it: that is the end, not an error.
+            pusher.add_done_callback(lambda task: task.cancelled() or task.exception())
+            await _serve_frames(websocket, socket, state)
     except WebSocketDisconnect:
         pass
     except _BinaryFrame:
         await _close_binary(websocket)
     finally:
+        if pusher is not None:
+            pusher.cancel()
         open_sockets[claims.conversacion_id] -= 1
         if open_sockets[claims.conversacion_id] <= 0:
             del open_sockets[claims.conversacion_id]
+
+
+async def _serve_frames(websocket: WebSocket, socket: _Socket, state: WebchatState) -> None:
+    """Answer the visitor's frames until they leave."""
+    max_frame = state.settings.webchat.max_text_chars * 4 + 1024
+    while True:
+        raw = await _receive_text(websocket)
+        if len(raw) > max_frame:
+            await websocket.close(code=CLOSE_TOO_BIG, reason="frame too large")
+            return
+        await socket.on_frame(raw)

@@ -12,18 +12,17 @@ changes any of it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
 from uuid import UUID
 
 from psycopg_pool import AsyncConnectionPool
 
-from talia_core.repositories.mensajes import ColaRespuestas
+from talia_core.queues import REPLY_QUEUE, REPLY_TASK, WHATSAPP_REPLIES
 from talia_core.repositories.sql import fetch_row
 
-# Procrastinate's names for the reply task and its queue, as the inbound SQL takes them.
-REPLY_TASK: Final = "talia_whatsapp.reply"
-REPLY_QUEUE: Final = "whatsapp"
-REPLIES: Final = ColaRespuestas(tarea=REPLY_TASK, cola=REPLY_QUEUE)
+__all__ = ["REPLIES", "REPLY_QUEUE", "REPLY_TASK", "QueueState", "queue_state", "reply_lock"]
+
+# The names are talia_core.queues': the console queues reply jobs too (a staff reply's).
+REPLIES = WHATSAPP_REPLIES
 
 
 def reply_lock(conversacion_id: UUID) -> str:

@@ -87,8 +87,19 @@ class ReplyService:
         """Reply to the unanswered messages (if the assistant still may), then send.
 
         `last_attempt` False lets a send in doubt fail the job, to be settled by a retry.
+        A conversation staff hold has nothing for the assistant: its job only sends what
+        they wrote, without waiting for the person to be quiet.
         """
-        pending = await self._unanswered_once_quiet(conversacion_id)
+        conversation = await self._conversaciones.get(conversacion_id)
+        if conversation is None:
+            return  # forgotten since it was queued
+        pending: list[Mensaje] = []
+        if conversation.estado == "open":
+            pending, waited = await self._unanswered_once_quiet(conversacion_id)
+            if waited:  # staff may have taken it while the person was writing
+                conversation = await self._conversaciones.get(conversacion_id)
+                if conversation is None:
+                    return
         parent, links = continued_from(message.metadata for message in pending)
         with span(
             "whatsapp reply",
@@ -100,14 +111,11 @@ class ReplyService:
                 "talia.last_attempt": last_attempt,
             },
         ):
-            await self._answer(conversacion_id, pending, last_attempt=last_attempt)
+            await self._answer(conversation, pending, last_attempt=last_attempt)
 
     async def _answer(
-        self, conversacion_id: UUID, pending: list[Mensaje], *, last_attempt: bool
+        self, conversation: Conversacion, pending: list[Mensaje], *, last_attempt: bool
     ) -> None:
-        conversation = await self._conversaciones.get(conversacion_id)
-        if conversation is None:
-            return  # forgotten since it was queued
         contact = await self._contactos.get(conversation.contacto_id)
         if contact is None or contact.opt_out:
             return
@@ -119,22 +127,25 @@ class ReplyService:
             await self._reply(conversation, profile, turn)
         await self._send_unsent(conversation, contact, last_attempt=last_attempt)
 
-    async def _unanswered_once_quiet(self, conversacion_id: UUID) -> list[Mensaje]:
-        """The unanswered messages, once the person has not written for the debounce window.
+    async def _unanswered_once_quiet(self, conversacion_id: UUID) -> tuple[list[Mensaje], bool]:
+        """The unanswered messages, once the person has not written for the debounce window,
+        and whether that took a wait.
 
         The job was queued by the first message of a burst; later ones leave it alone, so the
         wait for the end of the burst happens here. Someone who never pauses is answered
         after `_LONGEST_WAIT` windows: a job must not hold a worker slot for good.
         """
         give_up = datetime.now(UTC) + self._debounce * _LONGEST_WAIT
+        waited = False
         while True:
             pending = await self._mensajes.unanswered(conversacion_id)
             now = datetime.now(UTC)
             if not pending or now >= give_up:
-                return pending
+                return pending, waited
             quiet = now - pending[-1].created_at
             if quiet >= self._debounce:
-                return pending
+                return pending, waited
+            waited = True
             await asyncio.sleep(min(self._debounce - quiet, give_up - now).total_seconds())
 
     async def _read(

@@ -13,6 +13,8 @@ from talia_core.repositories.sql import fetch_row, fetch_rows, fetch_value
 
 Estado = Literal["open", "handoff", "closed"]
 Canal = Literal["whatsapp", "webchat", "voice"]
+# What staff do with a conversation (supabase/schemas/25_takeover.sql holds who may).
+Accion = Literal["claim", "assign", "unassign", "release", "close", "reopen"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class Conversacion(ConversacionEnCurso):
     started_at: datetime
     last_message_at: datetime | None
     closed_at: datetime | None
+    agente_id: UUID | None = None
+    handoff_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,15 @@ class CambioEstado:
     """The state after a change, and whether it changed."""
 
     estado: Estado
+    cambiado: bool
+
+
+@dataclass(frozen=True)
+class Tenencia:
+    """Who holds a conversation after a staff action, its state, and whether it changed."""
+
+    estado: Estado
+    agente_id: UUID | None
     cambiado: bool
 
 
@@ -107,6 +120,24 @@ class ConversacionesRepository:
             "select * from public.cambiar_estado_conversacion(%s, 'closed', %s)",
             (conversacion_id, motivo),
             CambioEstado,
+        )
+
+    async def act(
+        self,
+        conversacion_id: UUID,
+        *,
+        agente_id: UUID,
+        accion: Accion,
+        destino: UUID | None = None,
+    ) -> Tenencia:
+        """A staff member's action on the conversation; `destino` is the agent an admin
+        assigns it to. Raises ActionForbidden, RecordNotFound or RecordConflict (its code
+        names the rule) when the takeover rules refuse it."""
+        return await fetch_row(
+            self._pool,
+            "select * from public.actuar_en_conversacion(%s, %s, %s, %s)",
+            (conversacion_id, agente_id, accion, destino),
+            Tenencia,
         )
 
     async def attach_openai_conversation(self, conversacion_id: UUID, openai_id: str) -> str:

@@ -6,12 +6,24 @@ from typing import Final
 
 import psycopg
 
-from talia_core.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, TaliaError
+from talia_core.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    TaliaError,
+)
 
 
 class InvalidRecord(BadRequest):
     code = "invalid_record"
     message = "The database refused the values."
+
+
+class ActionForbidden(Forbidden):
+    code = "action_forbidden"
+    message = "You may not do that."
 
 
 class RecordNotFound(NotFound):
@@ -31,6 +43,7 @@ class TextTooLong(PayloadTooLarge):
 
 _BY_SQLSTATE: Final[dict[str, type[TaliaError]]] = {
     "TA400": InvalidRecord,
+    "TA403": ActionForbidden,
     "TA404": RecordNotFound,
     "TA409": RecordConflict,
     "TA413": TextTooLong,
@@ -38,9 +51,13 @@ _BY_SQLSTATE: Final[dict[str, type[TaliaError]]] = {
 
 
 def translate(exc: psycopg.Error) -> TaliaError | None:
-    """The typed error for a write-API failure, or None when it is not one of ours."""
+    """The typed error for a write-API failure, or None when it is not one of ours.
+
+    A function that names the rule it enforces (`raise ... using constraint = 'name'`) gives
+    the error that code, so a client can tell one conflict from another.
+    """
     error_class = _BY_SQLSTATE.get(exc.sqlstate or "")
     if error_class is None:
         return None
     message = exc.diag.message_primary or error_class.message
-    return error_class(message)
+    return error_class(message, code=exc.diag.constraint_name)

@@ -38,6 +38,14 @@ class Mensaje:
 
 
 @dataclass(frozen=True)
+class MensajeConAutor(Mensaje):
+    """A message with the staff member who wrote it, if one did."""
+
+    agente_id: UUID | None = None
+    agente_nombre: str | None = None
+
+
+@dataclass(frozen=True)
 class EntranteRegistrado:
     """An inbound message as recorded; `repetido` when its provider id was seen before,
     `encolado` when a reply job waits for it (WhatsApp queues one with the message)."""
@@ -80,6 +88,18 @@ class SalienteRegistrado:
     """An outbound message as recorded before sending."""
 
     mensaje_id: int
+    repetido: bool
+
+
+@dataclass(frozen=True)
+class RespuestaAgente:
+    """A staff member's reply as stored (the first time, for a repeat)."""
+
+    mensaje_id: int
+    canal: str
+    contenido: str
+    estado_entrega: str
+    created_at: datetime
     repetido: bool
 
 
@@ -236,16 +256,38 @@ class MensajesRepository:
         rows = await fetch_rows(self._pool, query, (mensaje_id,), Mensaje)
         return rows[0] if rows else None
 
+    async def reply_as_agent(
+        self,
+        conversacion_id: UUID,
+        *,
+        agente_id: UUID,
+        texto: str,
+        idempotency_key: str,
+        envios: ColaRespuestas,
+    ) -> RespuestaAgente:
+        """Store a staff member's reply (once per idempotency key); on WhatsApp its send job
+        is queued on `envios` with it. Raises ActionForbidden, RecordNotFound or
+        RecordConflict (e.g. `outside_whatsapp_window`) when the takeover rules refuse it."""
+        return await fetch_row(
+            self._pool,
+            "select * from public.responder_como_agente(%s, %s, %s, %s, %s, %s)",
+            (conversacion_id, agente_id, texto, idempotency_key, envios.tarea, envios.cola),
+            RespuestaAgente,
+        )
+
     async def history(
-        self, conversacion_id: UUID, *, after: int | None = None, limit: int = 100
-    ) -> list[Mensaje]:
-        """A conversation's messages in order, after a message id when given."""
+        self, conversacion_id: UUID, *, after: int | None = None, limit: int | None = 100
+    ) -> list[MensajeConAutor]:
+        """A conversation's messages in order, after a message id when given, with the
+        names of the staff members who wrote theirs."""
         return await fetch_rows(
             self._pool,
-            "select * from public.mensajes where conversacion_id = %s and mensaje_id > %s"
-            " order by mensaje_id limit %s",
+            "select m.*, ag.nombre as agente_nombre from public.mensajes m"
+            " left join public.agentes ag on ag.auth_user_id = m.agente_id"
+            " where m.conversacion_id = %s and m.mensaje_id > %s"
+            " order by m.mensaje_id limit %s",
             (conversacion_id, after or 0, limit),
-            Mensaje,
+            MensajeConAutor,
         )
 
     async def record_whatsapp(

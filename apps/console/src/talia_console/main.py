@@ -1,0 +1,58 @@
+"""The staff console app: `uvicorn talia_console.main:app`."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from talia_console.auth import SigningKeys, TokenVerifier
+from talia_console.config import Settings
+from talia_console.deps import ConsoleState
+from talia_console.router import router
+from talia_console.service import ConsoleService
+from talia_core.app import create_service_app, lazy_app
+from talia_core.config import settings_or_exit
+from talia_core.repositories.agentes import AgentesRepository
+from talia_core.state import CoreState
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; nothing opens until its lifespan starts."""
+    settings = settings or settings_or_exit(Settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI, core: CoreState) -> AsyncIterator[None]:
+        supabase = settings.supabase
+        async with httpx.AsyncClient(timeout=5.0) as http:
+            keys = SigningKeys(
+                http,
+                supabase.jwks_url,
+                cache_seconds=supabase.jwks_cache_seconds,
+                min_refresh_seconds=supabase.jwks_min_refresh_seconds,
+            )
+            # Fetched now, so the first request does not wait for them; the app does not
+            # wait either (a failure is logged, and requests fetch them again).
+            prefetch = asyncio.create_task(keys.prefetch(), name="jwks-prefetch")
+            app.state.console = ConsoleState(
+                settings=settings,
+                tokens=TokenVerifier(supabase, keys),
+                staff=AgentesRepository(core.pool),
+                service=ConsoleService(
+                    core.pool,
+                    page_size=settings.console.page_size,
+                    max_reply_chars=settings.console.max_reply_chars,
+                ),
+            )
+            try:
+                yield
+            finally:
+                prefetch.cancel()
+
+    return create_service_app(
+        channel="console", settings=settings, router=router, extend_lifespan=lifespan
+    )
+
+
+__getattr__ = lazy_app(__name__, create_app)

@@ -1,0 +1,269 @@
+"""Request and response bodies of the console API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from talia_core.repositories.bandeja import DetalleConversacion, FilaBandeja
+from talia_core.repositories.contactos import Contacto
+from talia_core.repositories.conversaciones import Canal, Estado, Tenencia
+from talia_core.repositories.eventos import Evento
+from talia_core.repositories.mensajes import MensajeConAutor, RespuestaAgente
+from talia_core.text import clean_text
+
+Role = Literal["user", "assistant", "agent", "system"]
+# The database's `staff` role is an agent to the API, as the console shows it.
+_ROLES: dict[str, Role] = {"user": "user", "assistant": "assistant", "staff": "agent"}
+
+
+class AgentRef(BaseModel):
+    """A staff member, as a conversation or a message names them."""
+
+    id: UUID
+    name: str | None
+
+
+def _agent(agente_id: UUID | None, nombre: str | None) -> AgentRef | None:
+    return AgentRef(id=agente_id, name=nombre) if agente_id is not None else None
+
+
+def _waiting_seconds(estado: str, handoff_at: datetime | None, now: datetime) -> float | None:
+    if estado != "handoff" or handoff_at is None:
+        return None
+    return round(max(0.0, (now - handoff_at).total_seconds()), 1)
+
+
+class ContactSummary(BaseModel):
+    id: UUID
+    name: str | None
+    identity: str
+    email: str | None
+
+
+class LastMessage(BaseModel):
+    role: Role
+    text: str | None
+    created_at: datetime
+
+
+class ConversationSummary(BaseModel):
+    """A conversation in a list."""
+
+    id: UUID
+    channel: Canal
+    state: Estado
+    assigned_agent: AgentRef | None
+    contact: ContactSummary
+    last_message: LastMessage | None
+    unread: int
+    waiting_seconds: float | None = Field(description="Since the handoff, while in handoff.")
+    started_at: datetime
+    last_message_at: datetime | None
+    closed_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: FilaBandeja, now: datetime) -> ConversationSummary:
+        last = None
+        if row.ultimo_at is not None:
+            role = _ROLES.get(row.ultimo_rol or "", "system")
+            last = LastMessage(role=role, text=row.ultimo_texto, created_at=row.ultimo_at)
+        return cls(
+            id=row.conversacion_id,
+            channel=row.canal,
+            state=row.estado,
+            assigned_agent=_agent(row.agente_id, row.agente_nombre),
+            contact=ContactSummary(
+                id=row.contacto_id,
+                name=row.contacto_nombre,
+                identity=row.contacto_identidad,
+                email=row.contacto_email,
+            ),
+            last_message=last,
+            unread=row.no_leidos,
+            waiting_seconds=_waiting_seconds(row.estado, row.handoff_at, now),
+            started_at=row.started_at,
+            last_message_at=row.last_message_at,
+            closed_at=row.closed_at,
+        )
+
+
+class ConversationPage(BaseModel):
+    conversations: list[ConversationSummary]
+    next_cursor: str | None
+
+
+class ContactOut(BaseModel):
+    """A contact with the lead data they gave."""
+
+    id: UUID
+    channel: str
+    identity: str
+    name: str | None
+    email: str | None
+    phone: str | None
+    interest: str | None
+    notes: str | None
+    opted_out: bool
+
+    @classmethod
+    def from_row(cls, row: Contacto) -> ContactOut:
+        return cls(
+            id=row.contacto_id,
+            channel=row.canal,
+            identity=row.identidad,
+            name=row.nombre,
+            email=row.email,
+            phone=row.telefono,
+            interest=row.interes,
+            notes=row.notas,
+            opted_out=row.opt_out,
+        )
+
+
+class MessageOut(BaseModel):
+    """A message of any role; `author` names the agent who wrote it."""
+
+    id: int
+    role: Role
+    type: str
+    direction: str
+    text: str | None
+    created_at: datetime
+    delivery_status: str | None
+    author: AgentRef | None
+
+    @classmethod
+    def from_row(cls, row: MensajeConAutor) -> MessageOut:
+        return cls(
+            id=row.mensaje_id,
+            role=_ROLES.get(row.rol, "system"),
+            type=row.tipo,
+            direction=row.direccion,
+            text=row.contenido,
+            created_at=row.created_at,
+            delivery_status=row.estado_entrega,
+            author=_agent(row.agente_id, row.agente_nombre),
+        )
+
+
+class EventOut(BaseModel):
+    id: int
+    type: str
+    created_at: datetime
+    data: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: Evento) -> EventOut:
+        return cls(id=row.evento_id, type=row.tipo, created_at=row.created_at, data=row.payload)
+
+
+class WhatsAppWindow(BaseModel):
+    """WhatsApp's customer service window: free-form replies only while it is open."""
+
+    open: bool
+    until: datetime | None
+
+
+class ConversationDetail(BaseModel):
+    """One conversation, whole."""
+
+    id: UUID
+    channel: Canal
+    state: Estado
+    assigned_agent: AgentRef | None
+    waiting_seconds: float | None
+    started_at: datetime
+    closed_at: datetime | None
+    contact: ContactOut
+    messages: list[MessageOut]
+    events: list[EventOut]
+    whatsapp_window: WhatsAppWindow | None
+
+    @classmethod
+    def from_detail(cls, detail: DetalleConversacion, now: datetime) -> ConversationDetail:
+        conversation = detail.conversacion
+        window = None
+        if conversation.canal == "whatsapp":
+            until = detail.ventana_whatsapp_hasta
+            window = WhatsAppWindow(open=until is not None and until > now, until=until)
+        return cls(
+            id=conversation.conversacion_id,
+            channel=conversation.canal,
+            state=conversation.estado,
+            assigned_agent=_agent(conversation.agente_id, detail.agente_nombre),
+            waiting_seconds=_waiting_seconds(conversation.estado, conversation.handoff_at, now),
+            started_at=conversation.started_at,
+            closed_at=conversation.closed_at,
+            contact=ContactOut.from_row(detail.contacto),
+            messages=[MessageOut.from_row(row) for row in detail.mensajes],
+            events=[EventOut.from_row(row) for row in detail.eventos],
+            whatsapp_window=window,
+        )
+
+
+class ActionOut(BaseModel):
+    """The conversation after an action; `changed` is false for a repeat."""
+
+    state: Estado
+    assigned_agent_id: UUID | None
+    changed: bool
+
+    @classmethod
+    def from_row(cls, row: Tenencia) -> ActionOut:
+        return cls(state=row.estado, assigned_agent_id=row.agente_id, changed=row.cambiado)
+
+
+class AssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agent_id: UUID
+
+
+class ReplyIn(BaseModel):
+    """An agent's reply. (WhatsApp templates come with the WhatsApp templates work.)"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1)
+
+    @field_validator("text")
+    @classmethod
+    def _clean(cls, value: str) -> str:
+        text = clean_text(value)
+        if not text.strip():
+            raise ValueError("the reply is empty")
+        return text
+
+
+class ReplyOut(BaseModel):
+    """The stored reply; `repeated` when the idempotency key was seen before."""
+
+    message: MessageOut
+    repeated: bool
+
+    @classmethod
+    def from_row(cls, row: RespuestaAgente, agente_id: UUID, nombre: str) -> ReplyOut:
+        message = MessageOut(
+            id=row.mensaje_id,
+            role="agent",
+            type="text",
+            direction="outbound",
+            text=row.contenido,
+            created_at=row.created_at,
+            delivery_status=row.estado_entrega,
+            author=AgentRef(id=agente_id, name=nombre),
+        )
+        return cls(message=message, repeated=row.repetido)
+
+
+class StaffOut(BaseModel):
+    """The signed-in staff member."""
+
+    id: UUID
+    email: str
+    name: str
+    role: Literal["admin", "agent"]

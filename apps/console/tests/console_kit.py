@@ -1,0 +1,140 @@
+"""A console app served over real HTTP, a fake Supabase Auth, staff and conversations."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import httpx
+import psycopg
+from psycopg.types.json import Jsonb
+from pydantic import AnyHttpUrl
+
+from talia_console.config import ConsoleSettings, Settings, SupabaseAuthSettings
+from talia_console.main import create_app
+from talia_testkit.fake_supabase_auth import FakeSupabaseAuth, run_fake_supabase_auth
+from talia_testkit.server import serve_app
+from talia_testkit.settings import app_settings, database_settings, logging_settings
+
+
+def console_settings(database_url: str, supabase_url: str, **supabase: Any) -> Settings:
+    """Console settings against a database and a (fake) Supabase project."""
+    return Settings(
+        app=app_settings(),
+        database=database_settings(database_url),
+        logging=logging_settings(),
+        supabase=SupabaseAuthSettings(_env_file=None, url=AnyHttpUrl(supabase_url), **supabase),
+        console=ConsoleSettings(_env_file=None, page_size=3),
+    )
+
+
+@dataclass
+class Console:
+    """The console's API, the project's Auth, and the database behind them."""
+
+    http: httpx.Client
+    auth: FakeSupabaseAuth
+    database_url: str
+    tokens: dict[UUID, str] = field(default_factory=dict)
+
+    def staff(self, name: str, *, role: str = "agent", active: bool = True) -> UUID:
+        """A Supabase user who is staff, signed in through the project's password grant."""
+        email = f"{name.lower()}@business.example"
+        user_id = self.auth.add_user(email, "correct horse battery")
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            conn.execute(
+                "select public.guardar_agente(%s, %s, %s, %s)", (user_id, email, name, role)
+            )
+            if not active:
+                conn.execute("select public.desactivar_agente(%s)", (email,))
+        self.tokens[user_id] = self.sign_in(email, "correct horse battery")
+        return user_id
+
+    def an_agent(self) -> UUID:
+        """A signed-in agent: the first one, made on first use."""
+        return next(iter(self.tokens), None) or self.staff("Ana")
+
+    def sign_in(self, email: str, password: str) -> str:
+        """An access token from the project's Auth, as the console page gets one."""
+        response = httpx.post(
+            f"{self.auth.base_url}/auth/v1/token",
+            params={"grant_type": "password"},
+            json={"email": email, "password": password},
+            headers={"apikey": self.auth.anon_key},
+        )
+        assert response.status_code == 200, response.text
+        token: str = response.json()["access_token"]
+        return token
+
+    def as_(self, agent: UUID) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[agent]}"}
+
+    def get(self, agent: UUID, path: str, **params: Any) -> httpx.Response:
+        return self.http.get(f"/api/console{path}", params=params, headers=self.as_(agent))
+
+    def post(self, agent: UUID, path: str, body: Any = None, **headers: str) -> httpx.Response:
+        return self.http.post(
+            f"/api/console{path}", json=body, headers={**self.as_(agent), **headers}
+        )
+
+    def conversation(
+        self,
+        channel: str = "webchat",
+        *,
+        texts: tuple[str, ...] = ("hola",),
+        name: str | None = None,
+        identity: str | None = None,
+        hours_ago: float = 0,
+    ) -> UUID:
+        """A conversation with a customer's messages, `hours_ago` old."""
+        identity = identity or f"{channel}-{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            row = conn.execute(
+                "select conversacion_id, contacto_id"
+                " from public.abrir_conversacion(%s, %s, 'default')",
+                (channel, identity),
+            ).fetchone()
+            assert row is not None
+            conversacion_id, contacto_id = row
+            if name is not None:
+                conn.execute(
+                    "update public.contactos set nombre = %s where contacto_id = %s",
+                    (name, contacto_id),
+                )
+            for text in texts:
+                conn.execute(
+                    "insert into public.mensajes (conversacion_id, canal, direccion, rol,"
+                    " contenido, metadata, created_at)"
+                    " values (%s, %s, 'inbound', 'user', %s, %s,"
+                    "  now() - make_interval(secs => %s))",
+                    (conversacion_id, channel, text, Jsonb({}), hours_ago * 3600),
+                )
+        result: UUID = conversacion_id
+        return result
+
+    def hand_off(self, conversacion_id: UUID) -> None:
+        """The assistant asks for a person, as `solicitar_humano` does."""
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            conn.execute(
+                "select public.marcar_handoff(%s, 'asked for a person')", (conversacion_id,)
+            )
+
+    def rows(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.database_url) as conn:
+            return conn.execute(query, params).fetchall()
+
+
+@contextmanager
+def running_console(database_url: str, **supabase: Any) -> Iterator[Console]:
+    """A fake Supabase project and the console app verifying its tokens."""
+    with run_fake_supabase_auth() as auth:
+        settings = console_settings(database_url, auth.base_url, **supabase)
+        with (
+            serve_app(create_app(settings)) as server,
+            httpx.Client(base_url=server.http_url, timeout=10) as http,
+        ):
+            yield Console(http=http, auth=auth, database_url=database_url)
