@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import psycopg
 
-from talia_whatsapp.queue import REPLY_QUEUE, REPLY_TASK
+from talia_core.queues import REPLY_QUEUE, REPLY_TASK
 
 # Plain SQL in one statement, not the write API: the past is not what is measured, and 120,000
 # calls would take longer than the benchmark itself.

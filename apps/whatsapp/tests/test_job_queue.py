@@ -16,11 +16,12 @@ from procrastinate.jobs import Job
 from prometheus_client import CollectorRegistry
 from psycopg_pool import AsyncConnectionPool
 
+from talia_core.queues import REPLY_QUEUE, REPLY_TASK
 from talia_testkit.settings import TEST_WHATSAPP_FROM
 from talia_whatsapp.inbound import InboundWriter
 from talia_whatsapp.jobs import create_job_app
 from talia_whatsapp.metrics import ReplyMetrics
-from talia_whatsapp.queue import REPLY_QUEUE, REPLY_TASK, queue_state, reply_lock
+from talia_whatsapp.queue import queue_state, reply_lock
 from talia_whatsapp.schemas import InboundMessage
 
 from .whatsapp_kit import save_profile, whatsapp_settings

@@ -161,16 +161,18 @@ class TokenVerifier:
         return key.key
 
 
+# A short reason for the client, without echoing the token.
+_REASONS: Final[dict[type[jwt.InvalidTokenError], str]] = {
+    jwt.InvalidAudienceError: "it is not for signed-in users",
+    jwt.InvalidIssuerError: "it was issued by another project",
+    jwt.InvalidSignatureError: "its signature does not verify",
+    jwt.ImmatureSignatureError: "it is not valid yet",
+    jwt.MissingRequiredClaimError: "a required claim is missing",
+}
+
+
 def _reason(exc: jwt.InvalidTokenError) -> str:
-    """A short reason for the client, without echoing the token."""
-    reasons: dict[type[jwt.InvalidTokenError], str] = {
-        jwt.InvalidAudienceError: "it is not for signed-in users",
-        jwt.InvalidIssuerError: "it was issued by another project",
-        jwt.InvalidSignatureError: "its signature does not verify",
-        jwt.ImmatureSignatureError: "it is not valid yet",
-        jwt.MissingRequiredClaimError: "a required claim is missing",
-    }
-    for kind, reason in reasons.items():
-        if isinstance(exc, kind):
-            return reason
-    return "it cannot be decoded"
+    return next(
+        (reason for kind, reason in _REASONS.items() if isinstance(exc, kind)),
+        "it cannot be decoded",
+    )

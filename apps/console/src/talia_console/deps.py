@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from talia_console.auth import TokenVerifier
-from talia_console.config import Settings
 from talia_console.service import ConsoleService
 from talia_core.deps import app_state
 from talia_core.errors import Forbidden, Unauthorized
@@ -19,7 +18,6 @@ from talia_core.repositories.agentes import Agente, AgentesRepository
 class ConsoleState:
     """What the console lifespan opened."""
 
-    settings: Settings
     tokens: TokenVerifier
     staff: AgentesRepository
     service: ConsoleService

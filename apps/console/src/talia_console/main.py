@@ -36,7 +36,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # wait either (a failure is logged, and requests fetch them again).
             prefetch = asyncio.create_task(keys.prefetch(), name="jwks-prefetch")
             app.state.console = ConsoleState(
-                settings=settings,
                 tokens=TokenVerifier(supabase, keys),
                 staff=AgentesRepository(core.pool),
                 service=ConsoleService(

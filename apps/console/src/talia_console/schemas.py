@@ -188,13 +188,13 @@ class ConversationDetail(BaseModel):
         conversation = detail.conversacion
         window = None
         if conversation.canal == "whatsapp":
-            until = detail.ventana_whatsapp_hasta
+            until = conversation.ventana_whatsapp_hasta
             window = WhatsAppWindow(open=until is not None and until > now, until=until)
         return cls(
             id=conversation.conversacion_id,
             channel=conversation.canal,
             state=conversation.estado,
-            assigned_agent=_agent(conversation.agente_id, detail.agente_nombre),
+            assigned_agent=_agent(conversation.agente_id, conversation.agente_nombre),
             waiting_seconds=_waiting_seconds(conversation.estado, conversation.handoff_at, now),
             started_at=conversation.started_at,
             closed_at=conversation.closed_at,

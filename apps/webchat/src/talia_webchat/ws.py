@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from talia_core.ai.events import TextDelta
 from talia_core.changes import MessageStored
 from talia_core.errors import TaliaError
+from talia_core.repositories.mensajes import HISTORY_PAGE
 from talia_webchat.deps import WebchatState, get_state
 from talia_webchat.schemas import MessageIn, MessageOut, ReplyOut
 from talia_webchat.service import ExchangeEvent
@@ -27,7 +28,6 @@ MAX_SOCKETS_PER_SESSION = 3
 # Close codes: 1003 a binary frame, 1008 policy (origin, too many sockets), 1009 frame too
 # big, 4401 not authenticated.
 CLOSE_UNSUPPORTED, CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_UNAUTHORIZED = 1003, 1008, 1009, 4401
-HISTORY_PAGE = 100  # the service's page of history
 RETRY_READ_SECONDS = 1.0
 
 

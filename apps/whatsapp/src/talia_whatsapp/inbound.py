@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from psycopg_pool import AsyncConnectionPool
 
 from talia_core.db import is_unreachable
+from talia_core.queues import WHATSAPP_REPLIES
 from talia_core.repositories.mensajes import (
     EntranteRegistrado,
     EntranteWhatsApp,
@@ -15,7 +16,6 @@ from talia_core.repositories.mensajes import (
 )
 from talia_core.tracing import remember_trace
 from talia_whatsapp.group_commit import GroupCommit
-from talia_whatsapp.queue import REPLIES
 from talia_whatsapp.schemas import InboundMessage
 
 
@@ -65,7 +65,7 @@ class InboundWriter:
         await self._writes.wait_idle()
 
     async def _record_one(self, entrante: EntranteWhatsApp) -> EntranteRegistrado:
-        return await self._mensajes.record_whatsapp(entrante, REPLIES)
+        return await self._mensajes.record_whatsapp(entrante, WHATSAPP_REPLIES)
 
     async def _record_many(self, entrantes: Sequence[EntranteWhatsApp]) -> list[EntranteRegistrado]:
-        return await self._mensajes.record_whatsapp_batch(entrantes, REPLIES)
+        return await self._mensajes.record_whatsapp_batch(entrantes, WHATSAPP_REPLIES)

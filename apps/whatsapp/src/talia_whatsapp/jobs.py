@@ -23,9 +23,9 @@ import structlog
 from procrastinate import JobContext, PsycopgConnector, RetryStrategy
 
 from talia_core.db import RECONNECT_SECONDS, is_unreachable
+from talia_core.queues import REPLY_QUEUE, REPLY_TASK
 from talia_whatsapp.config import Settings
 from talia_whatsapp.metrics import ReplyMetrics
-from talia_whatsapp.queue import REPLY_QUEUE, REPLY_TASK
 
 log = structlog.stdlib.get_logger("talia.whatsapp.jobs")
 

@@ -2,8 +2,10 @@
 
 A reply job is queued by the webhook's SQL, in the transaction that stores the message
 (`registrar_entrantes_whatsapp`, supabase/schemas/80_whatsapp_inbound.sql): it calls
-procrastinate's `procrastinate_defer_jobs_v1` with the names below, and a per-conversation
-queueing lock (`reply_lock`) so a burst of messages queues one job. Here, the queue's state
+procrastinate's `procrastinate_defer_jobs_v1` with the task and queue names of
+`talia_core.queues` (a staff reply, `responder_como_agente`, queues the same job), and a
+per-conversation queueing lock (`reply_lock`) so a burst of messages queues one job. Here,
+the queue's state
 is read from `procrastinate_jobs`. Everything else goes through procrastinate's Python API
 (`jobs.py`). apps/whatsapp/tests/test_job_queue.py fails on a procrastinate upgrade that
 changes any of it.
@@ -16,13 +18,8 @@ from uuid import UUID
 
 from psycopg_pool import AsyncConnectionPool
 
-from talia_core.queues import REPLY_QUEUE, REPLY_TASK, WHATSAPP_REPLIES
+from talia_core.queues import REPLY_QUEUE
 from talia_core.repositories.sql import fetch_row
-
-__all__ = ["REPLIES", "REPLY_QUEUE", "REPLY_TASK", "QueueState", "queue_state", "reply_lock"]
-
-# The names are talia_core.queues': the console queues reply jobs too (a staff reply's).
-REPLIES = WHATSAPP_REPLIES
 
 
 def reply_lock(conversacion_id: UUID) -> str:

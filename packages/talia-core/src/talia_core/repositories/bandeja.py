@@ -65,21 +65,22 @@ class FilaBandeja:
 
 
 @dataclass(frozen=True)
-class DetalleConversacion:
-    """One conversation as staff open it."""
+class ConversacionAtendida(Conversacion):
+    """A conversation with the name of who holds it and, on WhatsApp, until when a
+    free-form message may reach the contact."""
 
-    conversacion: Conversacion
-    agente_nombre: str | None
-    contacto: Contacto
-    mensajes: list[MensajeConAutor]
-    eventos: list[Evento]
-    ventana_whatsapp_hasta: datetime | None
+    agente_nombre: str | None = None
+    ventana_whatsapp_hasta: datetime | None = None
 
 
 @dataclass(frozen=True)
-class _ConversacionConAgente(Conversacion):
-    agente_nombre: str | None = None
-    ventana_whatsapp_hasta: datetime | None = None
+class DetalleConversacion:
+    """One conversation as staff open it."""
+
+    conversacion: ConversacionAtendida
+    contacto: Contacto
+    mensajes: list[MensajeConAutor]
+    eventos: list[Evento]
 
 
 # A list in handoff waits oldest first; any other, most recent first.
@@ -122,6 +123,7 @@ class BandejaRepository:
 
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self._pool = pool
+        self._mensajes = MensajesRepository(pool)
 
     async def page(
         self,
@@ -183,7 +185,7 @@ class BandejaRepository:
             " left join public.agentes ag on ag.auth_user_id = cv.agente_id"
             " where cv.conversacion_id = %s",
             (conversacion_id,),
-            _ConversacionConAgente,
+            ConversacionAtendida,
         )
         if not found:
             return None
@@ -194,21 +196,14 @@ class BandejaRepository:
             (conversacion.contacto_id,),
             Contacto,
         )
-        mensajes = await MensajesRepository(self._pool).history(conversacion_id, limit=None)
+        mensajes = await self._mensajes.history(conversacion_id, limit=None)
         eventos = await fetch_rows(
             self._pool,
             "select * from public.eventos where conversacion_id = %s order by evento_id",
             (conversacion_id,),
             Evento,
         )
-        return DetalleConversacion(
-            conversacion=conversacion,
-            agente_nombre=conversacion.agente_nombre,
-            contacto=contactos[0],
-            mensajes=mensajes,
-            eventos=eventos,
-            ventana_whatsapp_hasta=conversacion.ventana_whatsapp_hasta,
-        )
+        return DetalleConversacion(conversacion, contactos[0], mensajes, eventos)
 
     async def mark_read(self, lector: UUID, conversacion_id: UUID, mensaje_id: int) -> None:
         """`lector` has read the conversation up to `mensaje_id`."""

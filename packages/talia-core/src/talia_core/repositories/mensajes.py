@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
@@ -35,6 +35,10 @@ class Mensaje:
     metadata: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+
+
+# Messages a history read returns at most, unless told otherwise.
+HISTORY_PAGE: Final = 100
 
 
 @dataclass(frozen=True)
@@ -276,7 +280,7 @@ class MensajesRepository:
         )
 
     async def history(
-        self, conversacion_id: UUID, *, after: int | None = None, limit: int | None = 100
+        self, conversacion_id: UUID, *, after: int | None = None, limit: int | None = HISTORY_PAGE
     ) -> list[MensajeConAutor]:
         """A conversation's messages in order, after a message id when given, with the
         names of the staff members who wrote theirs."""
