@@ -64,6 +64,22 @@ def test_dockerfile_copies_no_other_app_nor_the_test_kit(app: str) -> None:
 
 
 @pytest.mark.parametrize("app", APPS)
+def test_dependency_layer_sees_the_whole_workspace(app: str) -> None:
+    # The locked sync resolves the workspace as uv.lock records it: every member's manifest.
+    dockerfile = (REPO / "apps" / app / "Dockerfile").read_text()
+    copied = re.findall(r"^COPY (\S+pyproject\.toml) \S+$", dockerfile, re.MULTILINE)
+    members = sorted(
+        str(manifest.relative_to(REPO))
+        for manifest in [
+            *REPO.glob("packages/*/pyproject.toml"),
+            *REPO.glob("apps/*/pyproject.toml"),
+        ]
+    )
+
+    assert sorted(copied) == members
+
+
+@pytest.mark.parametrize("app", APPS)
 def test_dockerfile_installs_locked_deps_and_runs_unprivileged(app: str) -> None:
     dockerfile = (REPO / "apps" / app / "Dockerfile").read_text()
 
