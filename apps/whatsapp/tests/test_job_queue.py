@@ -14,6 +14,7 @@ import pytest
 from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.jobs import Job
 from prometheus_client import CollectorRegistry
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from talia_core.queues import REPLY_QUEUE, REPLY_TASK
@@ -138,3 +139,37 @@ async def test_replicas_of_the_previous_release_still_record_and_queue_one_messa
     assert row[3:] == (False, "open", False, True)
     [job] = await jobs.job_manager.list_jobs_async(queue=REPLY_QUEUE)
     assert job.queueing_lock == reply_lock(row[1])
+
+
+async def test_replicas_of_the_previous_release_still_record_and_queue_a_batch(
+    database_url: str, db_pool: AsyncConnectionPool, jobs: procrastinate.App
+) -> None:
+    # The release before this one wrote batches through `registrar_entrantes_whatsapp`.
+    save_profile(database_url)
+    batch = [
+        {"orden": 0, "identidad": "whatsapp:+34600000004", "asistente": "default",
+         "message_sid": "SM" + "4".rjust(32, "0"), "contenido": "hola", "tipo": "text",
+         "media": None, "nombre": None, "metadata": {}, "espera_ms": 60000, "encolar": True}
+    ]  # fmt: skip
+    async with db_pool.connection() as conn:
+        cursor = await conn.execute(
+            "select * from public.registrar_entrantes_whatsapp(%s, %s, %s)",
+            (Jsonb(batch), REPLY_TASK, REPLY_QUEUE),
+        )
+        columns = [column.name for column in cursor.description or []]
+        row = await cursor.fetchone()
+
+    assert columns == [
+        "orden",
+        "mensaje_id",
+        "conversacion_id",
+        "contacto_id",
+        "repetido",
+        "estado_conversacion",
+        "opt_out",
+        "encolado",
+    ]
+    assert row is not None
+    assert row[4:] == (False, "open", False, True)
+    [job] = await jobs.job_manager.list_jobs_async(queue=REPLY_QUEUE)
+    assert job.queueing_lock == reply_lock(row[2])

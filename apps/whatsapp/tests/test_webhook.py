@@ -115,6 +115,20 @@ def test_a_quick_burst_is_answered_once_together(open_whatsapp: OpenWhatsApp) ->
     assert len(replies) == 1
 
 
+def test_a_new_customers_openai_conversation_is_created_while_the_reply_waits_for_quiet(
+    open_whatsapp: OpenWhatsApp,
+) -> None:
+    with open_whatsapp(debounce_ms=600) as whatsapp:
+        whatsapp.send("hola, es la primera vez que os escribo")
+        wait_for(whatsapp.twilio.sent_messages)
+        (created,) = whatsapp.fake.requests("/v1/conversations")
+        (reply,) = whatsapp.fake.requests("/v1/responses")
+
+    # Not on the reply's path: the model request did not wait for that round trip.
+    assert reply.arrived_at - created.arrived_at > 0.3
+    assert reply.body["conversation"].startswith("conv_")
+
+
 def test_a_burst_longer_than_the_window_is_one_turn_while_its_pauses_are_short(
     open_whatsapp: OpenWhatsApp,
 ) -> None:

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from uuid import UUID
 
-import openai
-import psycopg
 import structlog
 from psycopg_pool import AsyncConnectionPool
 
 from talia_core.ai.engine import TextEngine, UserTurn
 from talia_core.ai.events import ReplyFinished, TextDelta
-from talia_core.errors import NotFound, PayloadTooLarge, TaliaError
+from talia_core.errors import NotFound, PayloadTooLarge
 from talia_core.repositories.conversaciones import ConversacionAbierta, ConversacionesRepository
 from talia_core.repositories.errors import RecordNotFound
 from talia_core.repositories.mensajes import (
@@ -70,7 +67,6 @@ class WebchatService:
         self._engine = engine
         self._assistant = assistant
         self._max_text_chars = max_text_chars
-        self._preparing: set[asyncio.Task[None]] = set()
 
     async def open_session(self) -> ConversacionAbierta:
         """A new anonymous visitor and their conversation.
@@ -82,17 +78,8 @@ class WebchatService:
         opened = await self._conversaciones.open(
             canal="webchat", identidad=f"visitor:{uuid.uuid4()}", asistente=self._assistant
         )
-        task = asyncio.create_task(self._prepare(opened.conversacion_id))
-        self._preparing.add(task)
-        task.add_done_callback(self._preparing.discard)
+        self._engine.prepare_openai_conversation_soon(opened.conversacion_id, "webchat")
         return opened
-
-    async def _prepare(self, conversacion_id: UUID) -> None:
-        try:
-            await self._engine.open_openai_conversation(conversacion_id, "webchat")
-        except (openai.APIError, psycopg.Error, TaliaError) as exc:
-            # The first reply creates it then, as it would have anyway.
-            log.warning("openai_conversation_not_prepared", error=type(exc).__name__)
 
     async def require_conversation(self, conversacion_id: UUID) -> None:
         """404 when the token's conversation no longer exists (e.g. forgotten)."""

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from talia_core.ai.engine import TextEngine
 from talia_core.deps import app_state
 from talia_core.repositories.contactos import ContactosRepository
 from talia_core.repositories.eventos import EventosRepository
@@ -22,6 +23,7 @@ class WhatsAppState:
 
     settings: Settings
     inbound: InboundWriter
+    engine: TextEngine
     contactos: ContactosRepository
     mensajes: MensajesRepository
     eventos: EventosRepository

@@ -1,6 +1,6 @@
 """The reply queue: procrastinate on the app's Postgres, its task, and the worker that runs it.
 
-Jobs are queued by the webhook's SQL (`registrar_entrantes_whatsapp`), not from Python, so a
+Jobs are queued by the webhook's SQL (`recibir_whatsapp`), not from Python, so a
 message and its job commit together. A worker that dies leaves its job `doing`; any live
 worker runs it again once the dead worker's heartbeat is older than `stalled_after_seconds`.
 

@@ -51,15 +51,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         inbound = InboundWriter(core.pool)
         metrics = ReplyMetrics(core.metrics.registry)
-        app.state.whatsapp = WhatsAppState(
-            settings=settings,
-            inbound=inbound,
-            contactos=ContactosRepository(core.pool),
-            mensajes=MensajesRepository(core.pool),
-            eventos=EventosRepository(core.pool),
-            metrics=metrics,
-        )
         async with open_replies(settings, core.pool, metrics) as replies:
+            app.state.whatsapp = WhatsAppState(
+                settings=settings,
+                inbound=inbound,
+                engine=replies.engine,
+                contactos=ContactosRepository(core.pool),
+                mensajes=MensajesRepository(core.pool),
+                eventos=EventosRepository(core.pool),
+                metrics=metrics,
+            )
             worker = None
             if settings.whatsapp.run_worker:
                 worker = asyncio.create_task(replies.worker.run(), name="reply-worker")

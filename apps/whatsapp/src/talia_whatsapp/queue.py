@@ -1,7 +1,7 @@
 """Where the reply queue touches procrastinate's schema, all of it.
 
 A reply job is queued by the webhook's SQL, in the transaction that stores the message
-(`registrar_entrantes_whatsapp`, supabase/schemas/80_whatsapp_inbound.sql): it calls
+(`recibir_whatsapp`, supabase/schemas/80_whatsapp_inbound.sql): it calls
 procrastinate's `procrastinate_defer_jobs_v1` with the task and queue names of
 `talia_core.queues` (a staff reply, `responder_como_agente`, queues the same job), and a
 per-conversation queueing lock (`reply_lock`) so a burst of messages queues one job. Here,

@@ -58,6 +58,8 @@ async def inbound_message(form: SignedTwilioForm, request: Request) -> Response:
     )
     if not recorded.repetido and (opting_out or keyword in settings.opt_in_keywords):
         await state.contactos.set_opt_out(recorded.contacto_id, opt_out=opting_out)
+    if recorded.preparar_openai:  # a new conversation: its reply job is at least a quiet wait away
+        state.engine.prepare_openai_conversation_soon(recorded.conversacion_id, "whatsapp")
     # Told by the request's one access log line, not a line of its own.
     structlog.contextvars.bind_contextvars(
         message_id=recorded.mensaje_id,

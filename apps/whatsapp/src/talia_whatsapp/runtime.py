@@ -28,8 +28,9 @@ from talia_whatsapp.sender import WhatsAppSender
 
 @dataclass(frozen=True)
 class Replies:
-    """The open reply machinery: the service, its job app and a worker for it."""
+    """The open reply machinery: the text engine, the service, its job app and a worker."""
 
+    engine: TextEngine
     service: ReplyService
     jobs: procrastinate.App
     worker: ReplyWorker
@@ -50,10 +51,9 @@ async def open_replies(
     origin = settings.app.public_origin
     registry = AssistantRegistry(pool)
     conversaciones = ConversacionesRepository(pool)
+    engine = TextEngine(client=openai_client, registry=registry, pool=pool, metrics=metrics.model)
     service = ReplyService(
-        engine=TextEngine(
-            client=openai_client, registry=registry, pool=pool, metrics=metrics.model
-        ),
+        engine=engine,
         sender=WhatsAppSender(
             twilio,
             from_=settings.twilio.whatsapp_from,
@@ -73,7 +73,7 @@ async def open_replies(
     jobs = create_job_app(settings, service.answer, metrics)
     try:
         async with jobs.open_async():
-            yield Replies(service, jobs, ReplyWorker(jobs, settings))
+            yield Replies(engine, service, jobs, ReplyWorker(jobs, settings))
     finally:
         await fetcher.close()
         await close_twilio_client(twilio)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from uuid import UUID
 
 import openai
+import psycopg
 import structlog
 from openai import AsyncOpenAI
 from openai.types.responses.function_tool_param import FunctionToolParam
@@ -29,6 +31,7 @@ from talia_core.ai.tools import TEXT_TOOLS, ToolRunner
 from talia_core.assistants.profile import AssistantProfile
 from talia_core.assistants.registry import AssistantRegistry
 from talia_core.assistants.tools import response_tools
+from talia_core.errors import TaliaError
 from talia_core.repositories.contactos import ContactosRepository
 from talia_core.repositories.conversaciones import (
     Canal,
@@ -79,6 +82,7 @@ class TextEngine:
         self._tools = ToolRunner(ContactosRepository(pool), self._conversaciones)
         self._max_tool_rounds = max_tool_rounds
         self._metrics = metrics or ModelMetrics()
+        self._preparing: set[asyncio.Task[str | None]] = set()
 
     async def reply(
         self,
@@ -195,6 +199,23 @@ class TextEngine:
             metadata={"talia_conversation_id": str(conversacion_id), "channel": canal}
         )
         return await self._conversaciones.attach_openai_conversation(conversacion_id, created.id)
+
+    def prepare_openai_conversation_soon(self, conversacion_id: UUID, canal: Canal) -> None:
+        """Start `prepare_openai_conversation` in the background and return at once."""
+        task = asyncio.create_task(self.prepare_openai_conversation(conversacion_id, canal))
+        self._preparing.add(task)
+        task.add_done_callback(self._preparing.discard)
+
+    async def prepare_openai_conversation(self, conversacion_id: UUID, canal: Canal) -> str | None:
+        """Create the OpenAI conversation ahead of the first reply, off its critical path.
+
+        None (logged) when that failed: the first reply then creates it, as it would have.
+        """
+        try:
+            return await self.open_openai_conversation(conversacion_id, canal)
+        except (openai.APIError, psycopg.Error, TaliaError) as exc:
+            log.warning("openai_conversation_not_prepared", channel=canal, error=type(exc).__name__)
+            return None
 
     async def _openai_conversation(self, conversation: ConversacionEnCurso) -> str:
         if conversation.openai_conversation_id:

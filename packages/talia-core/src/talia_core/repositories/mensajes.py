@@ -52,7 +52,8 @@ class MensajeConAutor(Mensaje):
 @dataclass(frozen=True)
 class EntranteRegistrado:
     """An inbound message as recorded; `repetido` when its provider id was seen before,
-    `encolado` when a reply job waits for it (WhatsApp queues one with the message)."""
+    `encolado` when a reply job waits for it (WhatsApp queues one with the message),
+    `preparar_openai` when it queued the job of a conversation without an OpenAI one yet."""
 
     mensaje_id: int
     conversacion_id: UUID
@@ -61,6 +62,7 @@ class EntranteRegistrado:
     estado_conversacion: str
     opt_out: bool
     encolado: bool = False
+    preparar_openai: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ class EstadoEntrega:
 
 @dataclass(frozen=True)
 class EntranteWhatsApp:
-    """One inbound WhatsApp message to record (an element of `registrar_entrantes_whatsapp`'s
+    """One inbound WhatsApp message to record (an element of `recibir_whatsapp`'s
     batch): queued for a reply `espera_ms` later when `encolar`."""
 
     identidad: str
@@ -306,7 +308,7 @@ class MensajesRepository:
         """Several WhatsApp messages in one call and one transaction; results in their order."""
         rows = await fetch_rows(
             self._pool,
-            "select * from public.registrar_entrantes_whatsapp(%s, %s, %s)",
+            "select * from public.recibir_whatsapp(%s, %s, %s)",
             (
                 Jsonb([{"orden": n, **vars(e)} for n, e in enumerate(entrantes)]),
                 respuestas.tarea,
