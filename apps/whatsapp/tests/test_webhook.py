@@ -6,11 +6,19 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from talia_testkit.fake_openai import Turn
+from talia_testkit.fake_openai import ToolCall, Turn
 from talia_testkit.settings import TEST_WHATSAPP_FROM
 
 from .conftest import OpenWhatsApp
-from .whatsapp_kit import CUSTOMER, PUBLIC, WEBHOOK, WhatsApp, message_form, wait_for
+from .whatsapp_kit import (
+    CUSTOMER,
+    PUBLIC,
+    WEBHOOK,
+    WhatsApp,
+    message_form,
+    save_profile,
+    wait_for,
+)
 
 
 def test_a_message_is_stored_and_answered_from_our_number(whatsapp: WhatsApp) -> None:
@@ -230,6 +238,24 @@ def test_an_opted_out_contact_gets_no_more_messages(whatsapp: WhatsApp) -> None:
     assert whatsapp.replies() == []
     assert whatsapp.rows("select opt_out from public.contactos") == [(True,)]
     assert whatsapp.rows("select count(*) from public.mensajes") == [(2,)]
+
+
+def test_a_handoff_sends_the_profiles_notice_once(whatsapp: WhatsApp) -> None:
+    notice = "Le paso con una persona del equipo; le escribirá por aquí."
+    save_profile(whatsapp.database_url, fallback={"default": "test fallback", "handoff": notice})
+    whatsapp.fake.add_turns(
+        Turn(tool_call=ToolCall("solicitar_humano", {"motivo": "quiere una persona"})),
+        Turn(text="De acuerdo."),
+    )
+
+    whatsapp.send("quiero hablar con una persona")
+    wait_for(lambda: len(whatsapp.twilio.sent_messages()) >= 2)
+    wait_for(whatsapp.settled)
+    whatsapp.send("¿hola?")
+    wait_for(whatsapp.settled)
+
+    assert [m.field("Body") for m in whatsapp.twilio.sent_messages()] == ["De acuerdo.", notice]
+    assert len(whatsapp.fake.requests("/v1/responses")) == 2  # none for the second message
 
 
 def test_a_handed_off_conversation_gets_no_assistant_replies(whatsapp: WhatsApp) -> None:

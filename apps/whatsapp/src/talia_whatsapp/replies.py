@@ -222,11 +222,22 @@ class ReplyService:
         ):
             if isinstance(event, ReplyFinished):
                 finished = event
-        if finished is None or finished.message_id is None or not finished.text:
+        if finished is None:
             return
-        parts = split_reply(finished.text)
-        if len(parts) > 1:
-            await self._mensajes.split(finished.message_id, parts)
+        if finished.message_id is not None and finished.text:
+            parts = split_reply(finished.text)
+            if len(parts) > 1:
+                await self._mensajes.split(finished.message_id, parts)
+        if finished.handed_off and finished.notice:
+            # Once, after the reply: the conversation's next jobs find it in handoff and
+            # do not ask the model, nor come here.
+            await self._mensajes.record_outbound(
+                conversacion_id=conversation.conversacion_id,
+                contenido=finished.notice,
+                idempotency_key=f"{key}:handoff",
+                respuesta_a=turn.last.mensaje_id,
+                metadata={"handoff_notice": True},
+            )
 
     async def _send_unsent(
         self, conversation: Conversacion, contact: Contacto, *, last_attempt: bool
