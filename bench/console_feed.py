@@ -1,13 +1,17 @@
-"""An agent's reply, from the console's POST to the visitor's open WebSocket, with many
-visitors connected to one webchat process; and the webchat process's CPU per delivery.
+"""Both directions of a takeover, live, across processes:
+- a customer's webchat message, from its commit to the event on every open console feed
+  (`GET /api/console/events`), with many feeds open on one console process, and the console
+  process's CPU per delivered event;
+- an agent's reply, from the console's POST to the visitor's open WebSocket, with many
+  visitors connected to one webchat process, and the webchat process's CPU per delivery.
 
 The webchat and console apps run as their own uvicorn processes (as their images do) on an
-embedded PostgreSQL; Supabase Auth is the test kit's fake. Each reply goes to a random
-visitor's conversation; its time is taken when that visitor's socket receives the message
-frame. The other half of the issue's benchmark (customer message -> console feed event)
-waits for the console's feed.
+embedded PostgreSQL; Supabase Auth is the test kit's fake. Customer messages are stored
+through `recibir_mensaje_webchat`, the webchat app's own write, one at a time, each timed
+until every feed has it. Each reply goes to a random visitor's conversation; its time is
+taken when that visitor's socket receives the message frame.
 
-    uv run python bench/console_feed.py --sockets 1000 --replies 200
+    uv run python bench/console_feed.py --feeds 200 --messages 100 --sockets 1000 --replies 200
 """
 
 from __future__ import annotations
@@ -74,8 +78,81 @@ async def _deliveries(
     return timings
 
 
+class _Feed:
+    """One console feed read as a browser's stream reader would: when each customer
+    message's event arrived, and how many events came in all."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[str, float] = {}
+        self.events = 0
+        self.ready = asyncio.Event()
+
+    async def read(self, http: httpx.AsyncClient, token: str) -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        async with http.stream("GET", "/api/console/events", headers=headers) as response:
+            event = ""
+            async for line in response.aiter_lines():
+                if line.startswith("event: "):
+                    event = line[7:]
+                    self.events += 1
+                    if event == "ready":
+                        self.ready.set()
+                elif line.startswith("data: ") and event == "message":
+                    text = json.loads(line[6:])["message"]["text"]
+                    self.arrived[text] = time.perf_counter()
+
+
+async def _feed_deliveries(
+    console: str, token: str, url: str, *, feeds: int, messages: int, console_pid: int
+) -> tuple[list[float], float, int, float]:
+    """Milliseconds from each message's commit to its event on each feed; the console's
+    CPU per delivered event beyond its idle CPU; events delivered; idle CPU per second."""
+    readers = [_Feed() for _ in range(feeds)]
+    limits = httpx.Limits(max_connections=feeds + 10)
+    timeout = httpx.Timeout(10.0, read=60.0)  # the feed's keepalive comes every 15 s
+    async with httpx.AsyncClient(base_url=console, limits=limits, timeout=timeout) as http:
+        tasks = [asyncio.create_task(reader.read(http, token)) for reader in readers]
+        await asyncio.wait_for(asyncio.gather(*(r.ready.wait() for r in readers)), 60)
+        idle_from = process_cpu_seconds(console_pid)
+        await asyncio.sleep(IDLE_SECONDS)
+        idle = (process_cpu_seconds(console_pid) - idle_from) / IDLE_SECONDS
+        events_before = sum(reader.events for reader in readers)
+        timings: list[float] = []
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            row = await (
+                await conn.execute(
+                    "select conversacion_id from public.abrir_conversacion("
+                    "'webchat', 'visitor:bench-feed', 'default')"
+                )
+            ).fetchone()
+            assert row is not None
+            before, started = process_cpu_seconds(console_pid), time.perf_counter()
+            for number in range(messages):
+                text = f"cliente {number}"
+                await conn.execute(
+                    "select * from public.recibir_mensaje_webchat(%s, %s, %s)",
+                    (row[0], f"bench-{number}", text),
+                )
+                stored = time.perf_counter()
+                deadline = stored + 5
+                while not all(text in reader.arrived for reader in readers):
+                    if time.perf_counter() > deadline:
+                        raise TimeoutError(f"{text!r} did not reach every feed")
+                    await asyncio.sleep(0.0005)
+                timings += [(reader.arrived[text] - stored) * 1000 for reader in readers]
+            busy = process_cpu_seconds(console_pid) - before
+            elapsed = time.perf_counter() - started
+        delivered = sum(reader.events for reader in readers) - events_before
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return timings, (busy - idle * elapsed) / delivered, delivered, idle
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--feeds", type=int, default=200)
+    parser.add_argument("--messages", type=int, default=100)
     parser.add_argument("--sockets", type=int, default=1000)
     parser.add_argument("--replies", type=int, default=200)
     args = parser.parse_args()
@@ -112,8 +189,20 @@ def main() -> None:
             stopped_after(
                 start_app("talia_webchat.main:app", webchat_port, env, flags=quiet)
             ) as webchat,
-            stopped_after(start_app("talia_console.main:app", console_port, env, flags=quiet)),
+            stopped_after(
+                start_app("talia_console.main:app", console_port, env, flags=quiet)
+            ) as console,
         ):
+            feed_timings, feed_cpu, delivered, feed_idle = asyncio.run(
+                _feed_deliveries(
+                    f"http://127.0.0.1:{console_port}",
+                    token,
+                    url,
+                    feeds=args.feeds,
+                    messages=args.messages,
+                    console_pid=console.pid,
+                )
+            )
             timings, cpu_seconds, idle = asyncio.run(
                 _run(
                     f"http://127.0.0.1:{webchat_port}",
@@ -123,6 +212,21 @@ def main() -> None:
                     webchat.pid,
                 )
             )
+    feed_ordered = sorted(feed_timings)
+    print(
+        f"console feeds open on one console process: {args.feeds}; customer messages:"
+        f" {args.messages}; events delivered: {delivered} (a message and the assistant's"
+        " typing each)"
+    )
+    print(
+        f"customer message stored -> every feed   p50 {statistics.median(feed_ordered):7.2f} ms"
+        f"   p99 {p99(feed_ordered):7.2f} ms   (goal p99 < 100 ms)"
+    )
+    print(f"console CPU while nothing is stored     {feed_idle * 1000:7.1f} ms per second")
+    print(
+        f"console CPU per delivered event (user+sys) {feed_cpu * 1e6:7.0f} us"
+        "   (beyond the idle CPU; goal < 200 us)"
+    )
     ordered = sorted(timings)
     print(f"visitor sockets open in one webchat process: {args.sockets}; replies: {args.replies}")
     print(

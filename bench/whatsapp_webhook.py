@@ -35,7 +35,7 @@ from twilio.request_validator import RequestValidator
 
 from apps import free_port, start_app
 from history import seed_history
-from proc_cpu import process_cpu_seconds
+from proc_cpu import process_cpu_seconds, tree_cpu_seconds
 from talia_core.migrations import migrate
 from talia_testkit.database import MIGRATIONS_DIR
 from talia_testkit.postgres import EmbeddedPostgres
@@ -122,27 +122,34 @@ async def _exchange(
 
 
 class Round:
-    """One round's rate, latencies and the server process's CPU per request."""
+    """One round's rate, latencies, and the server process's and the database's CPU per
+    request."""
 
-    def __init__(self, latencies: list[float], seconds: float, cpu_seconds: float) -> None:
+    def __init__(
+        self, latencies: list[float], seconds: float, cpu_seconds: float, db_cpu_seconds: float
+    ) -> None:
         ordered = sorted(latencies)
         self.rate = len(ordered) / seconds
         self.p50_ms = statistics.median(ordered) * 1000
         self.p99_ms = p99(ordered) * 1000
         self.cpu_us = cpu_seconds / len(ordered) * 1e6
+        self.db_cpu_us = db_cpu_seconds / len(ordered) * 1e6
 
     def line(self, name: str) -> str:
         return (
             f"{name:<26} {self.rate:>8.0f} req/s   p50 {self.p50_ms:6.2f} ms"
             f"   p99 {self.p99_ms:6.2f} ms   app CPU {self.cpu_us:5.0f} us/req"
+            f"   database CPU {self.db_cpu_us:5.0f} us/req"
         )
 
 
 class Server(NamedTuple):
-    """A uvicorn process under test: its pid (for CPU time) and its port."""
+    """A uvicorn process under test: its pid (for CPU time), its port, and the database
+    server's postmaster (its backends' CPU is the database's share)."""
 
     pid: int
     port: int
+    postmaster: int
 
 
 async def _round(server: Server, requests: list[bytes], concurrency: int) -> Round:
@@ -161,9 +168,11 @@ async def _round(server: Server, requests: list[bytes], concurrency: int) -> Rou
             await writer.wait_closed()
 
     started, cpu_before = time.perf_counter(), process_cpu_seconds(server.pid)
+    db_before = tree_cpu_seconds(server.postmaster)
     await asyncio.gather(*(client() for _ in range(concurrency)))
     cpu_seconds = process_cpu_seconds(server.pid) - cpu_before
-    return Round(latencies, time.perf_counter() - started, cpu_seconds)
+    db_seconds = tree_cpu_seconds(server.postmaster) - db_before
+    return Round(latencies, time.perf_counter() - started, cpu_seconds, db_seconds)
 
 
 async def bench(real: Server, bare: Server, requests: int, concurrency: int, rounds: int) -> None:
@@ -219,10 +228,11 @@ def main() -> None:
             processes.append(real)
             bare = start_app("bare_webhook:app", bare_port, env, flags=QUIET, cwd=workdir)
             processes.append(bare)
+            postmaster = int((server.data_dir / "postmaster.pid").read_text().split()[0])
             asyncio.run(
                 bench(
-                    Server(real.pid, real_port),
-                    Server(bare.pid, bare_port),
+                    Server(real.pid, real_port, postmaster),
+                    Server(bare.pid, bare_port, postmaster),
                     args.requests,
                     args.concurrency,
                     args.rounds,

@@ -23,6 +23,7 @@ from websockets.typing import Origin
 from talia_console.config import ConsoleSettings, SupabaseAuthSettings
 from talia_console.config import Settings as ConsoleAppSettings
 from talia_console.main import create_app as create_console
+from talia_core.webhooks import WebhookSettings
 from talia_testkit.fake_openai import FakeOpenAI
 from talia_testkit.fake_supabase_auth import run_fake_supabase_auth
 from talia_testkit.fake_twilio import FakeTwilio
@@ -69,6 +70,7 @@ def _console(database_url: str) -> Iterator[tuple[httpx.Client, dict[str, str]]]
             logging=logging_settings(),
             supabase=SupabaseAuthSettings(_env_file=None, url=AnyHttpUrl(auth.base_url)),
             console=ConsoleSettings(_env_file=None),
+            webhooks=WebhookSettings(_env_file=None),
         )
         session = httpx.post(
             f"{auth.base_url}/auth/v1/token?grant_type=password",

@@ -1,5 +1,6 @@
 """What a checkout adds to the `talia` command: `dev`, `db`, `assistants`, and `migrate` and
-`staff` on the local database when `DATABASE_URL` is unset (entry point `talia.commands`)."""
+`staff` and `webhooks` on the local database when `DATABASE_URL` is unset (entry point
+`talia.commands`)."""
 
 from __future__ import annotations
 
@@ -64,7 +65,8 @@ def register(commands: Any) -> dict[str, Handler]:
         "migrate": _explained(_migrate),
         "db": _explained(_db),
         "assistants": _explained(_assistants),
-        "staff": _local_staff,
+        "staff": _on_local_database,
+        "webhooks": _on_local_database,
     }
 
 
@@ -111,17 +113,18 @@ def _assistants(args: argparse.Namespace) -> None:
                 print(line)
 
 
-def _local_staff(args: argparse.Namespace) -> None:
-    """The image's `talia staff`, on the embedded database when `DATABASE_URL` is unset."""
+def _on_local_database(args: argparse.Namespace) -> None:
+    """The image's `talia staff` and `talia webhooks`, on the embedded database when
+    `DATABASE_URL` is unset."""
     from talia.database import local_or_configured_database
     from talia.paths import MIGRATIONS_DIR
+    from talia_core.database_commands import run_database_command
     from talia_core.migrations import migrate
-    from talia_core.staff import run_staff
 
     with local_or_configured_database(LOCAL_DATA_DIR) as database:
         if database.embedded:
             migrate(database.url, MIGRATIONS_DIR)
-        run_staff(args, database.url)
+        run_database_command(args, database.url)
 
 
 def _db(args: argparse.Namespace) -> None:

@@ -47,6 +47,8 @@ def _dev_defaults(ports: dict[str, int]) -> dict[str, str]:
         # simulator signs with this throwaway account's token.
         "TALIA_PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['voice']}",
         "TWILIO_WHATSAPP_FROM": "whatsapp:+14155238886",
+        # A receiver on this machine (e.g. `python -m http.server`) may take webhooks.
+        "TALIA_WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true",
     }
 
 

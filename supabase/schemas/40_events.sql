@@ -19,6 +19,9 @@ CREATE INDEX eventos_conversacion_idx ON public.eventos USING btree (conversacio
 
 CREATE INDEX eventos_contacto_idx ON public.eventos USING btree (contacto_id);
 
+-- Leads, as the console lists them: each contact's lead saves, newest last.
+CREATE INDEX eventos_leads_idx ON public.eventos USING btree (contacto_id, created_at) WHERE (tipo = 'lead_saved'::text);
+
 create function public.registrar_evento(
   p_tipo text,
   p_conversacion_id uuid default null,

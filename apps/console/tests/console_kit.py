@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import queue
+import socket
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,12 +21,27 @@ from pydantic import AnyHttpUrl
 
 from talia_console.config import ConsoleSettings, Settings, SupabaseAuthSettings
 from talia_console.main import create_app
+from talia_core.webhooks import WebhookSettings
 from talia_testkit.fake_supabase_auth import FakeSupabaseAuth, run_fake_supabase_auth
 from talia_testkit.server import serve_app
 from talia_testkit.settings import app_settings, database_settings, logging_settings
 
+# Receivers in tests listen on 127.0.0.1, and retries come quickly.
+QUICK_WEBHOOKS: dict[str, Any] = {
+    "allow_private_targets": True,
+    "retry_seconds": (0.2, 0.3, 0.3, 0.3, 0.3),
+    "poll_seconds": 0.05,
+    "timeout_seconds": 2.0,
+}
 
-def console_settings(database_url: str, supabase_url: str, **supabase: Any) -> Settings:
+
+def console_settings(
+    database_url: str,
+    supabase_url: str,
+    *,
+    webhooks: dict[str, Any] | None = None,
+    **supabase: Any,
+) -> Settings:
     """Console settings against a database and a (fake) Supabase project."""
     return Settings(
         app=app_settings(),
@@ -29,6 +49,7 @@ def console_settings(database_url: str, supabase_url: str, **supabase: Any) -> S
         logging=logging_settings(),
         supabase=SupabaseAuthSettings(_env_file=None, url=AnyHttpUrl(supabase_url), **supabase),
         console=ConsoleSettings(_env_file=None, page_size=3),
+        webhooks=WebhookSettings(_env_file=None, **(QUICK_WEBHOOKS | (webhooks or {}))),
     )
 
 
@@ -40,6 +61,7 @@ class Console:
     auth: FakeSupabaseAuth
     database_url: str
     tokens: dict[UUID, str] = field(default_factory=dict)
+    admin: UUID | None = None
 
     def staff(self, name: str, *, role: str = "agent", active: bool = True) -> UUID:
         """A Supabase user who is staff, signed in through the project's password grant."""
@@ -57,6 +79,12 @@ class Console:
     def an_agent(self) -> UUID:
         """A signed-in agent: the first one, made on first use."""
         return next(iter(self.tokens), None) or self.staff("Ana")
+
+    def an_admin(self) -> UUID:
+        """A signed-in admin, made on first use."""
+        if self.admin is None:
+            self.admin = self.staff("Alba", role="admin")
+        return self.admin
 
     def sign_in(self, email: str, password: str) -> str:
         """An access token from the project's Auth, as the console page gets one."""
@@ -128,11 +156,102 @@ class Console:
             return conn.execute(query, params).fetchall()
 
 
+@dataclass(frozen=True)
+class SentEvent:
+    """One server-sent event as a client parses it."""
+
+    event: str
+    id: str | None
+    data: Any
+
+
+class FeedReader:
+    """`GET /api/console/events` read in a thread, as a browser's stream reader would."""
+
+    def __init__(self, console: Console, headers: dict[str, str]) -> None:
+        self._events: queue.Queue[SentEvent | None] = queue.Queue()
+        # Reads wait longer than the feed's keepalive interval.
+        self._client = httpx.Client(
+            base_url=str(console.http.base_url), timeout=httpx.Timeout(10.0, read=30.0)
+        )
+        self._response = self._client.send(
+            self._client.build_request("GET", "/api/console/events", headers=headers),
+            stream=True,
+        )
+        self.status = self._response.status_code
+        self.ended = threading.Event()
+        self.received: list[SentEvent] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        fields: dict[str, str] = {}
+        try:
+            for line in self._response.iter_lines():
+                if line.startswith(":"):
+                    continue  # a keepalive
+                if line:
+                    name, _, value = line.partition(": ")
+                    fields[name] = value
+                    continue
+                if "event" in fields:
+                    data = json.loads(fields["data"])
+                    self._events.put(SentEvent(fields["event"], fields.get("id"), data))
+                fields = {}
+        except httpx.HTTPError:
+            pass  # closed by `close`
+        finally:
+            self.ended.set()
+            self._events.put(None)
+
+    def next(self, timeout: float = 5.0) -> SentEvent:
+        """The next event; fails after `timeout` seconds or when the stream ended."""
+        event = self._events.get(timeout=timeout)
+        assert event is not None, "the stream ended"
+        self.received.append(event)
+        return event
+
+    def until(self, wanted: Callable[[SentEvent], bool], timeout: float = 5.0) -> SentEvent:
+        """The first event from now on that is `wanted`; those before it stay in `received`."""
+        while True:
+            event = self.next(timeout)
+            if wanted(event):
+                return event
+
+    def close(self) -> None:
+        """Hang up, as a closed browser tab does (closing the response alone would not
+        wake the reading thread, nor tell the server)."""
+        network = self._response.extensions["network_stream"]
+        with contextlib.suppress(OSError):
+            network.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+        self.ended.wait(5)
+        self._response.close()
+        self._client.close()
+
+
 @contextmanager
-def running_console(database_url: str, **supabase: Any) -> Iterator[Console]:
+def reading_feed(
+    console: Console, agent: UUID, last_event_id: str | None = None
+) -> Iterator[FeedReader]:
+    """An agent's open feed, once it said `ready`."""
+    headers = console.as_(agent)
+    if last_event_id is not None:
+        headers["Last-Event-ID"] = last_event_id
+    reader = FeedReader(console, headers)
+    try:
+        assert reader.status == 200
+        assert reader.next().event == "ready"
+        yield reader
+    finally:
+        reader.close()
+
+
+@contextmanager
+def running_console(
+    database_url: str, *, webhooks: dict[str, Any] | None = None, **supabase: Any
+) -> Iterator[Console]:
     """A fake Supabase project and the console app verifying its tokens."""
     with run_fake_supabase_auth() as auth:
-        settings = console_settings(database_url, auth.base_url, **supabase)
+        settings = console_settings(database_url, auth.base_url, webhooks=webhooks, **supabase)
         with (
             serve_app(create_app(settings)) as server,
             httpx.Client(base_url=server.http_url, timeout=10) as http,

@@ -9,7 +9,7 @@ from hypothesis import given
 
 from talia_testkit.hostile import any_text, awkward, field_value, hostile
 
-from .console_kit import Console
+from .console_kit import Console, FeedReader
 
 finite = st.floats(allow_nan=False, allow_infinity=False)
 json_value = st.recursive(
@@ -95,3 +95,109 @@ def test_any_authorization_header_is_a_401(console: Console, authorization: str)
 
     assert response.status_code == 401
     assert response.json()["error"]["code"] in {"unauthorized", "invalid_token"}
+
+
+@hostile
+@given(last_event_id=header_text | st.from_regex(r"[0-9]{1,20}\.[0-9]{1,20}", fullmatch=True))
+def test_any_last_event_id_resumes_the_feed_or_is_refused_clearly(
+    console: Console, last_event_id: str
+) -> None:
+    feed = FeedReader(console, {**console.as_(console.an_agent()), "Last-Event-ID": last_event_id})
+    try:
+        if feed.status == 200:
+            assert feed.next().event == "ready"
+    finally:
+        feed.close()
+
+    assert feed.status in {200, 400, 422}
+
+
+@hostile
+@given(
+    path=st.sampled_from(["/leads", "/leads.csv"]),
+    params=st.dictionaries(
+        st.sampled_from(["since", "until", "channel", "cursor", "limit"]), field_value
+    ),
+)
+def test_any_leads_query_is_answered_or_refused_clearly(
+    console: Console, path: str, params: dict[str, str]
+) -> None:
+    response = console.get(console.an_agent(), path, **params)
+
+    assert response.status_code in {200, 400, 422}, response.text
+    if response.status_code != 200:
+        assert set(response.json()["error"]) == {"code", "message"}
+
+
+webhook_bodies = st.one_of(
+    st.fixed_dictionaries(
+        {
+            "url": st.one_of(any_text, awkward, st.just("https://hooks.example/x")),
+            "events": st.lists(
+                st.one_of(st.sampled_from(["lead_saved", "call_ended"]), any_text), max_size=4
+            ),
+        },
+        optional={
+            "format": st.one_of(st.sampled_from(["standard", "slack"]), any_text),
+            "secret": st.one_of(any_text, st.just("whsec_" + "A" * 32)),
+        },
+    ),
+    st.dictionaries(st.sampled_from(["url", "events", "format", "secret", "x"]), json_value),
+    json_value,
+)
+
+
+@hostile
+@given(body=webhook_bodies)
+def test_any_webhook_subscription_is_stored_whole_or_refused_clearly(
+    console: Console, body: Any
+) -> None:
+    admin = console.an_admin()
+    before = console.rows("select count(*) from public.webhooks")[0][0]
+
+    response = console.http.post(
+        "/api/console/webhooks",
+        content=json.dumps(body),
+        headers={**console.as_(admin), "Content-Type": "application/json"},
+    )
+
+    assert response.status_code in {201, 400, 422}, response.text
+    after = console.rows("select count(*) from public.webhooks")[0][0]
+    if response.status_code == 201:
+        assert after - before in {0, 1}  # a URL already subscribed is updated
+        console.http.delete(
+            f"/api/console/webhooks/{response.json()['id']}", headers=console.as_(admin)
+        )
+    else:
+        assert set(response.json()["error"]) == {"code", "message"}
+        assert after == before
+
+
+@hostile
+@given(
+    body=st.one_of(
+        st.fixed_dictionaries(
+            {"email": st.one_of(any_text, awkward), "name": st.one_of(any_text, awkward)},
+            optional={"role": st.one_of(st.sampled_from(["admin", "agent"]), any_text),
+                      "user_id": st.one_of(st.uuids().map(str), any_text)},
+        ),
+        json_value,
+    )
+)  # fmt: skip
+def test_any_staff_body_adds_a_member_whole_or_is_refused_clearly(
+    console: Console, body: Any
+) -> None:
+    admin = console.an_admin()
+    before = console.rows("select count(*) from public.agentes")[0][0]
+
+    response = console.http.post(
+        "/api/console/staff",
+        content=json.dumps(body),
+        headers={**console.as_(admin), "Content-Type": "application/json"},
+    )
+
+    assert response.status_code in {200, 400, 404, 409, 422}, response.text
+    after = console.rows("select count(*) from public.agentes")[0][0]
+    assert after - before == (1 if response.status_code == 200 else 0) or (
+        response.status_code == 200 and after == before  # an existing member updated
+    )

@@ -111,65 +111,56 @@ def _fields(job: Job, leaving_out: set[str]) -> dict[str, object]:
     return {k: v for k, v in attrs.asdict(job).items() if k not in leaving_out}
 
 
-async def test_replicas_of_the_previous_release_still_record_and_queue_one_message(
-    database_url: str, db_pool: AsyncConnectionPool, jobs: procrastinate.App
+_ONE_MESSAGE = (
+    "select * from public.registrar_entrante_whatsapp(%s, 'default', %s, 'hola', 'text',"
+    " null, null, '{}'::jsonb, %s, %s, 60000)",
+    ("whatsapp:+34600000003", "SM" + "3".rjust(32, "0"), REPLY_TASK, REPLY_QUEUE),
+)
+_BATCH = (
+    "select * from public.registrar_entrantes_whatsapp(%s, %s, %s)",
+    (
+        Jsonb([{"orden": 0, "identidad": "whatsapp:+34600000004", "asistente": "default",
+                "message_sid": "SM" + "4".rjust(32, "0"), "contenido": "hola", "tipo": "text",
+                "media": None, "nombre": None, "metadata": {}, "espera_ms": 60000,
+                "encolar": True}]),
+        REPLY_TASK,
+        REPLY_QUEUE,
+    ),
+)  # fmt: skip
+_RECORDED = [
+    "mensaje_id",
+    "conversacion_id",
+    "contacto_id",
+    "repetido",
+    "estado_conversacion",
+    "opt_out",
+    "encolado",
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "columns"),
+    [(_ONE_MESSAGE, _RECORDED), (_BATCH, ["orden", *_RECORDED])],
+    ids=["one message (before 2026-11-30)", "a batch (before 2026-12-01)"],
+)
+async def test_replicas_of_earlier_releases_still_record_and_queue(
+    database_url: str,
+    db_pool: AsyncConnectionPool,
+    jobs: procrastinate.App,
+    call: tuple[str, tuple[object, ...]],
+    columns: list[str],
 ) -> None:
-    # During a rolling deploy, replicas started before the migration call the one-message
-    # function they know: it must keep its columns and still queue the reply job.
+    # During a rolling deploy, replicas started before the migration call the functions
+    # they know: each must keep its columns and still queue the reply job.
     save_profile(database_url)
     async with db_pool.connection() as conn:
-        cursor = await conn.execute(
-            "select * from public.registrar_entrante_whatsapp(%s, 'default', %s, 'hola', 'text',"
-            " null, null, '{}'::jsonb, %s, %s, 60000)",
-            ("whatsapp:+34600000003", "SM" + "3".rjust(32, "0"), REPLY_TASK, REPLY_QUEUE),
-        )
-        columns = [column.name for column in cursor.description or []]
+        cursor = await conn.execute(*call)
+        returned = [column.name for column in cursor.description or []]
         row = await cursor.fetchone()
 
-    assert columns == [
-        "mensaje_id",
-        "conversacion_id",
-        "contacto_id",
-        "repetido",
-        "estado_conversacion",
-        "opt_out",
-        "encolado",
-    ]
+    assert returned == columns
     assert row is not None
-    assert row[3:] == (False, "open", False, True)
+    recorded = dict(zip(returned, row, strict=True))
+    assert [recorded[name] for name in columns[-4:]] == [False, "open", False, True]
     [job] = await jobs.job_manager.list_jobs_async(queue=REPLY_QUEUE)
-    assert job.queueing_lock == reply_lock(row[1])
-
-
-async def test_replicas_of_the_previous_release_still_record_and_queue_a_batch(
-    database_url: str, db_pool: AsyncConnectionPool, jobs: procrastinate.App
-) -> None:
-    # The release before this one wrote batches through `registrar_entrantes_whatsapp`.
-    save_profile(database_url)
-    batch = [
-        {"orden": 0, "identidad": "whatsapp:+34600000004", "asistente": "default",
-         "message_sid": "SM" + "4".rjust(32, "0"), "contenido": "hola", "tipo": "text",
-         "media": None, "nombre": None, "metadata": {}, "espera_ms": 60000, "encolar": True}
-    ]  # fmt: skip
-    async with db_pool.connection() as conn:
-        cursor = await conn.execute(
-            "select * from public.registrar_entrantes_whatsapp(%s, %s, %s)",
-            (Jsonb(batch), REPLY_TASK, REPLY_QUEUE),
-        )
-        columns = [column.name for column in cursor.description or []]
-        row = await cursor.fetchone()
-
-    assert columns == [
-        "orden",
-        "mensaje_id",
-        "conversacion_id",
-        "contacto_id",
-        "repetido",
-        "estado_conversacion",
-        "opt_out",
-        "encolado",
-    ]
-    assert row is not None
-    assert row[4:] == (False, "open", False, True)
-    [job] = await jobs.job_manager.list_jobs_async(queue=REPLY_QUEUE)
-    assert job.queueing_lock == reply_lock(row[2])
+    assert job.queueing_lock == reply_lock(recorded["conversacion_id"])

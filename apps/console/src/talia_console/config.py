@@ -6,6 +6,7 @@ from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from talia_core.config import ServiceSettings
+from talia_core.webhooks import WebhookSettings
 
 
 class SupabaseAuthSettings(BaseSettings):
@@ -55,7 +56,8 @@ class ConsoleSettings(BaseSettings):
 
 
 class Settings(ServiceSettings):
-    """App, database, logging, Supabase Auth and console settings for the console app."""
+    """App, database, logging, Supabase Auth, console and webhook settings for the console app."""
 
     supabase: SupabaseAuthSettings
     console: ConsoleSettings
+    webhooks: WebhookSettings

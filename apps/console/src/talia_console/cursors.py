@@ -8,7 +8,6 @@ from datetime import datetime
 from uuid import UUID
 
 from talia_core.errors import BadRequest
-from talia_core.repositories.bandeja import PosicionBandeja
 
 
 class InvalidCursor(BadRequest):
@@ -16,20 +15,20 @@ class InvalidCursor(BadRequest):
     message = "The cursor is not one this API gave out; start again without it."
 
 
-def encode_cursor(position: PosicionBandeja) -> str:
-    """The cursor of the page after `position`."""
-    raw = f"{position.orden_at.isoformat()}|{position.conversacion_id}"
+def encode_cursor(when: datetime, row_id: UUID) -> str:
+    """The cursor of the page after the row sorted at `when` with id `row_id`."""
+    raw = f"{when.isoformat()}|{row_id}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> PosicionBandeja:
-    """The position a cursor holds; InvalidCursor for anything else."""
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    """The sort time and row id a cursor holds; InvalidCursor for anything else."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        when, _, conversation = raw.partition("|")
-        position = PosicionBandeja(datetime.fromisoformat(when), UUID(conversation))
+        text_when, _, text_id = raw.partition("|")
+        when, row_id = datetime.fromisoformat(text_when), UUID(text_id)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidCursor from None
-    if position.orden_at.tzinfo is None:
+    if when.tzinfo is None:
         raise InvalidCursor
-    return position
+    return when, row_id

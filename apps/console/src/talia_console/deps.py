@@ -8,10 +8,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from talia_console.auth import TokenVerifier
+from talia_console.feed import FeedHub
 from talia_console.service import ConsoleService
 from talia_core.deps import app_state
 from talia_core.errors import Forbidden, Unauthorized
 from talia_core.repositories.agentes import Agente, AgentesRepository
+from talia_core.repositories.webhooks import WebhooksRepository
+from talia_core.webhooks import WebhookSettings
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,9 @@ class ConsoleState:
     tokens: TokenVerifier
     staff: AgentesRepository
     service: ConsoleService
+    feed: FeedHub
+    webhooks: WebhooksRepository
+    webhook_settings: WebhookSettings
 
 
 get_state = app_state("console", ConsoleState)
@@ -37,7 +43,15 @@ class AdminOnly(Forbidden):
     message = "Only an admin may do this."
 
 
-async def require_staff(request: Request, state: State) -> Agente:
+@dataclass(frozen=True)
+class SignedIn:
+    """An active staff member and when their access token expires (Unix time)."""
+
+    agente: Agente
+    expires_at: int
+
+
+async def require_signed_in(request: Request, state: State) -> SignedIn:
     """The active staff member the bearer token belongs to: 401 for a missing or bad
     token, 403 for a user who is not (or no longer) staff."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -47,7 +61,15 @@ async def require_staff(request: Request, state: State) -> Agente:
     agente = await state.staff.active(claims.user_id)
     if agente is None:
         raise NotStaff
-    return agente
+    return SignedIn(agente, claims.expires_at)
+
+
+StaffSession = Annotated[SignedIn, Depends(require_signed_in)]
+
+
+async def require_staff(session: StaffSession) -> Agente:
+    """The signed-in active staff member (see `require_signed_in`)."""
+    return session.agente
 
 
 Staff = Annotated[Agente, Depends(require_staff)]

@@ -10,11 +10,16 @@ from fastapi import FastAPI
 from talia_console.auth import SigningKeys, TokenVerifier
 from talia_console.config import Settings
 from talia_console.deps import ConsoleState
+from talia_console.feed import FeedHub
 from talia_console.router import router
 from talia_console.service import ConsoleService
+from talia_console.webhooks import WebhookDeliverer
 from talia_core.app import create_service_app, lazy_app
+from talia_core.changes import ChangeFeed
 from talia_core.config import settings_or_exit
 from talia_core.repositories.agentes import AgentesRepository
+from talia_core.repositories.novedades import NovedadesRepository
+from talia_core.repositories.webhooks import WebhooksRepository
 from talia_core.state import CoreState
 
 
@@ -25,7 +30,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI, core: CoreState) -> AsyncIterator[None]:
         supabase = settings.supabase
-        async with httpx.AsyncClient(timeout=5.0) as http:
+        async with (
+            httpx.AsyncClient(timeout=5.0) as http,
+            # Redirects are not followed: a receiver could send the request on to a private
+            # address.
+            httpx.AsyncClient(
+                timeout=settings.webhooks.timeout_seconds, follow_redirects=False
+            ) as webhook_http,
+        ):
             keys = SigningKeys(
                 http,
                 supabase.jwks_url,
@@ -35,6 +47,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Fetched now, so the first request does not wait for them; the app does not
             # wait either (a failure is logged, and requests fetch them again).
             prefetch = asyncio.create_task(keys.prefetch(), name="jwks-prefetch")
+            changes = ChangeFeed(settings.database.database_url.get_secret_value())
+            feed = FeedHub(NovedadesRepository(core.pool), changes)
+            webhooks = WebhooksRepository(core.pool)
+            deliverer = WebhookDeliverer(
+                webhooks,
+                changes,
+                webhook_http,
+                settings.webhooks,
+                console_url=settings.app.public_origin,
+            )
             app.state.console = ConsoleState(
                 tokens=TokenVerifier(supabase, keys),
                 staff=AgentesRepository(core.pool),
@@ -43,11 +65,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     page_size=settings.console.page_size,
                     max_reply_chars=settings.console.max_reply_chars,
                 ),
+                feed=feed,
+                webhooks=webhooks,
+                webhook_settings=settings.webhooks,
             )
+            listening = asyncio.create_task(changes.run(), name="change-feed")
+            delivering = asyncio.create_task(feed.run(), name="console-feed")
+            sending = asyncio.create_task(deliverer.run(), name="webhook-deliverer")
             try:
                 yield
             finally:
                 prefetch.cancel()
+                delivering.cancel()  # ends the open streams
+                sending.cancel()  # an attempt under way is sent again once its claim lapses
+                listening.cancel()
+                await asyncio.wait([delivering, sending, listening])
 
     return create_service_app(
         channel="console", settings=settings, router=router, extend_lifespan=lifespan

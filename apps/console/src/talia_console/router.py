@@ -7,25 +7,38 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from talia_console.cursors import decode_cursor, encode_cursor
-from talia_console.deps import Staff, State
+from talia_console.deps import Admin, Staff, StaffSession, State
+from talia_console.feed import decode_position, stream
+from talia_console.leads_csv import csv_lines
 from talia_console.schemas import (
     ActionOut,
     AssignIn,
     ConversationDetail,
     ConversationPage,
     ConversationSummary,
+    DeliveryOut,
+    LeadOut,
+    LeadPage,
     ReplyIn,
     ReplyOut,
+    StaffIn,
     StaffOut,
+    TeamMemberOut,
+    WebhookIn,
+    WebhookOut,
 )
-from talia_core.errors import BadRequest
+from talia_core import sse
+from talia_core.errors import BadRequest, NotFound
 from talia_core.openapi import EVERY_ENDPOINT, errors
-from talia_core.repositories.bandeja import FiltroBandeja
+from talia_core.repositories.bandeja import FiltroBandeja, PosicionBandeja
+from talia_core.repositories.contactos import FiltroLeads, PosicionLeads
 from talia_core.repositories.conversaciones import Canal, Estado
 from talia_core.text import clean_text, is_identifier
+from talia_core.webhooks import check_target, new_secret
 
 router = APIRouter(prefix="/api/console", tags=["console"], responses=EVERY_ENDPOINT)
 # The actions that take no body (assign names its agent; reply, its text).
@@ -35,7 +48,29 @@ Action = Literal["claim", "unassign", "release", "close", "reopen"]
 @router.get("/me", responses=errors(401, 403))
 async def me(agente: Staff) -> StaffOut:
     """The signed-in staff member."""
-    return StaffOut(id=agente.auth_user_id, email=agente.email, name=agente.nombre, role=agente.rol)
+    return StaffOut.from_row(agente)
+
+
+@router.get("/staff", responses=errors(401, 403))
+async def list_staff(admin: Admin, state: State) -> list[TeamMemberOut]:
+    """Every staff member, active first (admins)."""
+    return [TeamMemberOut.from_row(row) for row in await state.service.team()]
+
+
+@router.post("/staff", responses=errors(400, 401, 403, 404, 409, 422))
+async def add_staff(body: StaffIn, admin: Admin, state: State) -> TeamMemberOut:
+    """Add a staff member, or update and reactivate one (admins). They must already be a
+    user of the project's Supabase Auth (invite them there first)."""
+    member = await state.service.add_member(
+        email=body.email, nombre=body.name, rol=body.role, auth_user_id=body.user_id
+    )
+    return TeamMemberOut.from_row(member)
+
+
+@router.post("/staff/{user_id}/disable", responses=errors(401, 403, 404, 409))
+async def disable_staff(user_id: UUID, admin: Admin, state: State) -> TeamMemberOut:
+    """Stop a staff member from signing in; their history stays (admins)."""
+    return TeamMemberOut.from_row(await state.service.disable_member(admin, user_id))
 
 
 class ListQuery(BaseModel):
@@ -67,17 +102,62 @@ class ListQuery(BaseModel):
         )
 
 
+@router.get(
+    "/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "Server-sent events: `ready`, then `message`, `conversation`"
+            " (state changes, claims, handoffs, leads...) and `typing`, each with an id to"
+            " resume from; `reset` when more was missed than is replayed, `expired` when"
+            " the access token expires.",
+            "content": {sse.MEDIA_TYPE: {"schema": {"type": "string"}}},
+        },
+        **errors(400, 401, 403, 422),
+    },
+)
+async def events(
+    session: StaffSession,
+    state: State,
+    last_event_id: Annotated[str | None, Header(max_length=64)] = None,
+) -> StreamingResponse:
+    """Everything stored from now on, live; after a reconnection, send the last event's id
+    as `Last-Event-ID` to get what was missed first (an item may then come twice: keep
+    items by their ids)."""
+    since = decode_position(last_event_id) if last_event_id else None
+    hub = state.feed
+    subscription = hub.open()  # before reading: nothing stored meanwhile slips between
+    try:
+        start = since or await hub.position()
+        caught_up = await hub.catch_up(since) if since is not None else []
+    except BaseException:
+        hub.close(subscription)
+        raise
+    body = stream(
+        hub,
+        subscription,
+        start=start,
+        caught_up=caught_up,
+        resumed=since is not None,
+        expires_at=session.expires_at,
+    )
+    return StreamingResponse(body, media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
+
+
 @router.get("/conversations", responses=errors(400, 401, 403, 422))
 async def list_conversations(
     query: Annotated[ListQuery, Query()], agente: Staff, state: State
 ) -> ConversationPage:
     """Conversations, newest activity first; in handoff, the longest waiting first."""
-    after = decode_cursor(query.cursor) if query.cursor else None
+    after = PosicionBandeja(*decode_cursor(query.cursor)) if query.cursor else None
     page = await state.service.page(agente, query.filter_for(agente.auth_user_id), after)
     now = datetime.now(UTC)
+    following = page.next_position
     return ConversationPage(
         conversations=[ConversationSummary.from_row(row, now) for row in page.rows],
-        next_cursor=encode_cursor(page.next_position) if page.next_position else None,
+        next_cursor=(
+            encode_cursor(following.orden_at, following.conversacion_id) if following else None
+        ),
     )
 
 
@@ -88,6 +168,66 @@ async def get_conversation(
     """One conversation with its contact, messages and events; marks it read."""
     detail = await state.service.open(agente, conversation_id)
     return ConversationDetail.from_detail(detail, datetime.now(UTC))
+
+
+class LeadsQuery(BaseModel):
+    """Leads saved in [since, until) (a date is its midnight, UTC unless an offset is given),
+    on a channel."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: datetime | None = None
+    until: datetime | None = None
+    channel: Canal | None = None
+
+    def filter(self) -> FiltroLeads:
+        return FiltroLeads(desde=_utc(self.since), hasta=_utc(self.until), canal=self.channel)
+
+
+class LeadsPageQuery(LeadsQuery):
+    cursor: str | None = Field(default=None, max_length=200)
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    if when is None or when.tzinfo is not None:
+        return when
+    return when.replace(tzinfo=UTC)
+
+
+@router.get("/leads", responses=errors(400, 401, 403, 422))
+async def list_leads(
+    query: Annotated[LeadsPageQuery, Query()], agente: Staff, state: State
+) -> LeadPage:
+    """Contacts who gave lead data, the most recently saved first."""
+    after = PosicionLeads(*decode_cursor(query.cursor)) if query.cursor else None
+    page = await state.service.leads(query.filter(), after)
+    following = page.next_position
+    return LeadPage(
+        leads=[LeadOut.from_row(row) for row in page.rows],
+        next_cursor=(
+            encode_cursor(following.guardado_at, following.contacto_id) if following else None
+        ),
+    )
+
+
+@router.get(
+    "/leads.csv",
+    response_class=StreamingResponse,
+    responses={
+        200: {"description": "Every matching lead, as CSV.", "content": {"text/csv": {}}},
+        **errors(401, 403, 422),
+    },
+)
+async def export_leads(
+    query: Annotated[LeadsQuery, Query()], agente: Staff, state: State
+) -> StreamingResponse:
+    """The same leads as a CSV file (UTF-8); cells a spreadsheet would run as formulas
+    start with an apostrophe."""
+    return StreamingResponse(
+        csv_lines(state.service.every_lead(query.filter())),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="leads.csv"'},
+    )
 
 
 @router.post("/conversations/{conversation_id}/assign", responses=errors(400, 401, 403, 404, 409))
@@ -125,3 +265,41 @@ async def act(conversation_id: UUID, action: Action, agente: Staff, state: State
     `unassign` it (it stays with staff, for anyone to take), `release` it back to the
     assistant, `close` it, or `reopen` it."""
     return ActionOut.from_row(await state.service.act(agente, conversation_id, action))
+
+
+@router.get("/webhooks", responses=errors(401, 403))
+async def list_webhooks(admin: Admin, state: State) -> list[WebhookOut]:
+    """Every webhook subscription (admins)."""
+    return [WebhookOut.from_row(row) for row in await state.webhooks.every()]
+
+
+@router.post("/webhooks", status_code=201, responses=errors(400, 401, 403, 422))
+async def add_webhook(body: WebhookIn, admin: Admin, state: State) -> WebhookOut:
+    """Subscribe a URL to events, or change its subscription (admins). Without a `secret`,
+    a new one is made and shown in this answer only."""
+    check_target(body.url, allow_private=state.webhook_settings.allow_private_targets)
+    secret = body.secret or new_secret()
+    saved = await state.webhooks.save(
+        url=body.url, eventos=body.events, secreto=secret, formato=body.format
+    )
+    return WebhookOut.from_row(saved, secret=None if body.secret else secret)
+
+
+@router.delete("/webhooks/{webhook_id}", status_code=204, responses=errors(401, 403, 404))
+async def remove_webhook(webhook_id: UUID, admin: Admin, state: State) -> Response:
+    """Remove a subscription and its deliveries (admins)."""
+    if not await state.webhooks.remove(webhook_id):
+        raise WebhookNotFound
+    return Response(status_code=204)
+
+
+@router.get("/webhooks/{webhook_id}/deliveries", responses=errors(401, 403, 422))
+async def list_deliveries(webhook_id: UUID, admin: Admin, state: State) -> list[DeliveryOut]:
+    """A subscription's latest 100 deliveries, newest first (admins)."""
+    rows = await state.webhooks.deliveries(webhook_id, limite=100)
+    return [DeliveryOut.from_row(row) for row in rows]
+
+
+class WebhookNotFound(NotFound):
+    code = "webhook_not_found"
+    message = "There is no such webhook."

@@ -8,12 +8,15 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from talia_core.repositories.agentes import Agente, Rol
 from talia_core.repositories.bandeja import DetalleConversacion, FilaBandeja
-from talia_core.repositories.contactos import Contacto
+from talia_core.repositories.contactos import Contacto, Lead
 from talia_core.repositories.conversaciones import Canal, Estado, Tenencia
 from talia_core.repositories.eventos import Evento
 from talia_core.repositories.mensajes import MensajeConAutor, RespuestaAgente
-from talia_core.text import clean_text
+from talia_core.repositories.novedades import EstadoActual, EventoNuevo, MensajeNuevo
+from talia_core.repositories.webhooks import Entrega, Formato, Webhook
+from talia_core.text import clean_text, is_identifier
 
 Role = Literal["user", "assistant", "agent", "system"]
 # The database's `staff` role is an agent to the API, as the console shows it.
@@ -266,4 +269,197 @@ class StaffOut(BaseModel):
     id: UUID
     email: str
     name: str
-    role: Literal["admin", "agent"]
+    role: Rol
+
+    @classmethod
+    def from_row(cls, row: Agente) -> StaffOut:
+        return cls(id=row.auth_user_id, email=row.email, name=row.nombre, role=row.rol)
+
+
+class TeamMemberOut(StaffOut):
+    """A staff member, as admins manage them."""
+
+    active: bool
+
+    @classmethod
+    def from_row(cls, row: Agente) -> TeamMemberOut:
+        return cls(
+            id=row.auth_user_id, email=row.email, name=row.nombre, role=row.rol, active=row.activo
+        )
+
+
+class StaffIn(BaseModel):
+    """A staff member to add (or update and reactivate): a Supabase Auth user of the
+    project, by id or else by email."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    name: str = Field(min_length=1, max_length=200)
+    role: Rol = "agent"
+    user_id: UUID | None = None
+
+    @field_validator("email", "name")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if not is_identifier(value.strip(), max_chars=320):
+            raise ValueError("must be printable characters only")
+        return value.strip()
+
+
+class FeedConversation(BaseModel):
+    """A conversation's state as the feed item was read."""
+
+    state: Estado
+    assigned_agent: AgentRef | None
+    waiting_seconds: float | None
+
+    @classmethod
+    def from_state(cls, row: EstadoActual, now: datetime) -> FeedConversation:
+        estado = row.cv_estado or "open"  # callers pass rows with a conversation
+        return cls(
+            state=estado,
+            assigned_agent=_agent(row.cv_agente_id, row.cv_agente_nombre),
+            waiting_seconds=_waiting_seconds(estado, row.cv_handoff_at, now),
+        )
+
+
+class FeedMessage(BaseModel):
+    """`event: message`: a message was stored, of any role."""
+
+    conversation_id: UUID
+    message: MessageOut
+    conversation: FeedConversation | None
+
+    @classmethod
+    def from_row(cls, row: MensajeNuevo, conversation: FeedConversation | None) -> FeedMessage:
+        return cls(
+            conversation_id=row.conversacion_id,
+            message=MessageOut.from_row(row),
+            conversation=conversation,
+        )
+
+
+class FeedEvent(BaseModel):
+    """`event: conversation`: an event was recorded (a handoff, a claim, a lead...)."""
+
+    conversation_id: UUID | None
+    event: EventOut
+    conversation: FeedConversation | None
+
+    @classmethod
+    def from_row(cls, row: EventoNuevo, conversation: FeedConversation | None) -> FeedEvent:
+        return cls(
+            conversation_id=row.conversacion_id,
+            event=EventOut.from_row(row),
+            conversation=conversation,
+        )
+
+
+class FeedTyping(BaseModel):
+    """`event: typing`: the assistant is answering the customer's message (until its
+    message arrives)."""
+
+    conversation_id: UUID
+    by: Literal["assistant"]
+
+
+class FeedReady(BaseModel):
+    """`event: ready`: the stream is open; `resumed` when it caught up from Last-Event-ID."""
+
+    resumed: bool
+
+
+class FeedReset(BaseModel):
+    """`event: reset`: more was missed than the feed replays; reload the lists."""
+
+    reason: Literal["too_much_missed"]
+
+
+class LeadOut(BaseModel):
+    """A contact who gave lead data, and when they last did."""
+
+    contact: ContactOut
+    saved_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Lead) -> LeadOut:
+        return cls(contact=ContactOut.from_row(row), saved_at=row.guardado_at)
+
+
+class LeadPage(BaseModel):
+    leads: list[LeadOut]
+    next_cursor: str | None
+
+
+class WebhookIn(BaseModel):
+    """A subscription: a URL, its events, and how to sign and shape what it gets."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=1, max_length=2000)
+    events: list[str] = Field(min_length=1, max_length=10)
+    format: Formato = "standard"
+    secret: str | None = Field(default=None, max_length=200, description="Else a new one.")
+
+    @field_validator("url", "secret")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and not is_identifier(value, max_chars=2000):
+            raise ValueError("must be printable characters only")
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        if not all(is_identifier(event, max_chars=50) for event in value):
+            raise ValueError("event names are 1 to 50 printable characters")
+        return value
+
+
+class WebhookOut(BaseModel):
+    """A subscription (its secret is shown once, when it was made for you)."""
+
+    id: UUID
+    url: str
+    events: list[str]
+    format: Formato
+    created_at: datetime
+    secret: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Webhook, *, secret: str | None = None) -> WebhookOut:
+        return cls(
+            id=row.webhook_id,
+            url=row.url,
+            events=row.eventos,
+            format=row.formato,
+            created_at=row.created_at,
+            secret=secret,
+        )
+
+
+class DeliveryOut(BaseModel):
+    """One event's delivery to a subscription, so far."""
+
+    id: int
+    event_id: int
+    state: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Entrega) -> DeliveryOut:
+        return cls(
+            id=row.entrega_id,
+            event_id=row.evento_id,
+            state=row.estado,
+            attempts=row.intentos,
+            next_attempt_at=row.siguiente_at if row.estado == "pending" else None,
+            last_status=row.ultimo_status,
+            last_error=row.ultimo_error,
+            delivered_at=row.entregado_at,
+        )

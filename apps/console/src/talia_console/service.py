@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 from psycopg_pool import AsyncConnectionPool
 
-from talia_core.errors import NotFound, PayloadTooLarge
+from talia_core.errors import Conflict, NotFound, PayloadTooLarge
 from talia_core.queues import WHATSAPP_REPLIES
-from talia_core.repositories.agentes import Agente
+from talia_core.repositories.agentes import Agente, AgentesRepository, Rol
 from talia_core.repositories.bandeja import (
     BandejaRepository,
     DetalleConversacion,
@@ -18,6 +19,7 @@ from talia_core.repositories.bandeja import (
     FiltroBandeja,
     PosicionBandeja,
 )
+from talia_core.repositories.contactos import ContactosRepository, FiltroLeads, Lead, PosicionLeads
 from talia_core.repositories.conversaciones import Accion, ConversacionesRepository, Tenencia
 from talia_core.repositories.mensajes import MensajesRepository, RespuestaAgente
 
@@ -31,10 +33,38 @@ class ReplyTooLong(PayloadTooLarge):
     code = "reply_too_long"
 
 
+class AuthUserNotFound(NotFound):
+    code = "auth_user_not_found"
+    message = (
+        "No user of the project's Supabase Auth has that email: invite them first"
+        " (Supabase dashboard, Authentication), or give their user_id."
+    )
+
+
+class StaffNotFound(NotFound):
+    code = "staff_not_found"
+    message = "No staff member has that id."
+
+
+class CannotDisableYourself(Conflict):
+    code = "cannot_disable_yourself"
+    message = "Admins cannot disable themselves; another admin can."
+
+
+# Leads read per query while a CSV export streams.
+EXPORT_BATCH = 500
+
+
 @dataclass(frozen=True)
 class Page:
     rows: list[FilaBandeja]
     next_position: PosicionBandeja | None
+
+
+@dataclass(frozen=True)
+class LeadPage:
+    rows: list[Lead]
+    next_position: PosicionLeads | None
 
 
 class ConsoleService:
@@ -42,6 +72,8 @@ class ConsoleService:
 
     def __init__(self, pool: AsyncConnectionPool, *, page_size: int, max_reply_chars: int) -> None:
         self._inbox = BandejaRepository(pool)
+        self._staff = AgentesRepository(pool)
+        self._contacts = ContactosRepository(pool)
         self._conversations = ConversacionesRepository(pool)
         self._messages = MensajesRepository(pool)
         self._page_size = page_size
@@ -58,6 +90,25 @@ class ConsoleService:
             return Page(rows, None)
         rows = rows[: self._page_size]
         return Page(rows, rows[-1].posicion())
+
+    async def leads(self, filtro: FiltroLeads, after: PosicionLeads | None) -> LeadPage:
+        """One page of leads, the most recently saved first, and where the next starts."""
+        rows = await self._contacts.leads(filtro, despues_de=after, limite=self._page_size + 1)
+        if len(rows) <= self._page_size:
+            return LeadPage(rows, None)
+        rows = rows[: self._page_size]
+        return LeadPage(rows, rows[-1].posicion())
+
+    async def every_lead(self, filtro: FiltroLeads) -> AsyncIterator[Lead]:
+        """Every lead matching `filtro`, read `EXPORT_BATCH` at a time."""
+        after: PosicionLeads | None = None
+        while True:
+            rows = await self._contacts.leads(filtro, despues_de=after, limite=EXPORT_BATCH)
+            for row in rows:
+                yield row
+            if len(rows) < EXPORT_BATCH:
+                return
+            after = rows[-1].posicion()
 
     async def open(self, agente: Agente, conversacion_id: UUID) -> DetalleConversacion:
         """The whole conversation; it counts as read by `agente` up to its last message."""
@@ -90,3 +141,31 @@ class ConsoleService:
             idempotency_key=f"staff:{idempotency_key or uuid.uuid4()}",
             envios=WHATSAPP_REPLIES,
         )
+
+    async def team(self) -> list[Agente]:
+        """Every staff member, active first."""
+        return await self._staff.list()
+
+    async def add_member(
+        self, *, email: str, nombre: str, rol: Rol, auth_user_id: UUID | None
+    ) -> Agente:
+        """Add (or update and reactivate) a staff member; the Auth user is found by email
+        when no id is given."""
+        user = auth_user_id or await self._staff.auth_user_id(email)
+        if user is None:
+            raise AuthUserNotFound
+        await self._staff.save(auth_user_id=user, email=email, nombre=nombre, rol=rol)
+        member = await self._staff.active(user)
+        if member is None:  # disabled again by someone meanwhile
+            raise StaffNotFound
+        return member
+
+    async def disable_member(self, admin: Agente, auth_user_id: UUID) -> Agente:
+        """Disable a staff member (never the admin asking: they would lock themselves out)."""
+        if auth_user_id == admin.auth_user_id:
+            raise CannotDisableYourself
+        member = next((m for m in await self._staff.list() if m.auth_user_id == auth_user_id), None)
+        if member is None:
+            raise StaffNotFound
+        await self._staff.disable(member.email)
+        return replace(member, activo=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from importlib import resources
@@ -12,6 +11,7 @@ from importlib import resources
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
+from talia_core import sse
 from talia_core.ai.events import TextDelta
 from talia_core.openapi import EVERY_ENDPOINT, errors
 from talia_webchat.deps import (
@@ -82,8 +82,8 @@ async def post_message(
         relay.start(exchange.reply)
         return StreamingResponse(
             _server_sent_events(message, relay),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            media_type=sse.MEDIA_TYPE,
+            headers=sse.HEADERS,
         )
     reply = ReplyOut(message=None)
     async for event in exchange.reply:
@@ -100,10 +100,6 @@ async def list_messages(
     await state.service.require_conversation(session.conversacion_id)
     rows = await state.service.history(session.conversacion_id, after=after)
     return HistoryOut(messages=[MessageOut.from_row(row) for row in rows])
-
-
-def _sse(event: str, data: object) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n".encode()
 
 
 class _Relay:
@@ -133,14 +129,16 @@ class _Relay:
 async def _server_sent_events(message: MessageOut, relay: _Relay) -> AsyncIterator[bytes]:
     """`ack`, then the reply's `delta`s and its `done`; `error` when the reply ended without
     one (its task failed: the message stays stored, and sending it again answers it)."""
-    yield _sse("ack", message.model_dump(mode="json"))
+    yield sse.server_sent_event("ack", message.model_dump(mode="json"))
     while (event := await relay.next()) is not None:
         if isinstance(event, TextDelta):
-            yield _sse("delta", {"text": event.text})
+            yield sse.server_sent_event("delta", {"text": event.text})
         else:
-            yield _sse("done", ReplyOut.from_done(event).model_dump(mode="json"))
+            yield sse.server_sent_event("done", ReplyOut.from_done(event).model_dump(mode="json"))
             return
-    yield _sse("error", {"code": "reply_failed", "message": "The reply failed; send it again."})
+    yield sse.server_sent_event(
+        "error", {"code": "reply_failed", "message": "The reply failed; send it again."}
+    )
 
 
 @router.get("/widget.js", include_in_schema=False)

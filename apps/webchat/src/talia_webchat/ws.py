@@ -12,7 +12,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
 from talia_core.ai.events import TextDelta
-from talia_core.changes import MessageStored
+from talia_core.changes import Change, MessageStored
 from talia_core.errors import TaliaError
 from talia_core.repositories.mensajes import HISTORY_PAGE
 from talia_webchat.deps import WebchatState, get_state
@@ -85,9 +85,9 @@ class _Socket:
             )
         self.read_up_to = rows[-1].mensaje_id if rows else after or 0
 
-    def wake(self, change: MessageStored | None) -> None:
+    def wake(self, change: Change | None) -> None:
         """A staff message was stored, or the feed reconnected: look for new ones."""
-        if change is None or change.rol == "staff":
+        if change is None or (isinstance(change, MessageStored) and change.rol == "staff"):
             self.staff_wrote.set()
 
     async def push_staff_messages(self) -> None:

@@ -1,11 +1,11 @@
 """What changes in the database, heard by every process: PostgreSQL `LISTEN/NOTIFY`.
 
-A trigger announces each stored message on the `talia_cambios` channel
-(supabase/schemas/35_announcements.sql), with ids only: listeners read the rows themselves.
+Triggers announce each stored message and event on the `talia_cambios` channel
+(supabase/schemas/45_announcements.sql), with ids only: listeners read the rows themselves.
 Each process keeps one listening connection (`ChangeFeed.run`). A notification sent while it
 was down is lost, so after every (re)connection each subscriber is woken to read what it may
-have missed: subscribers keep their own position (the last message id they delivered) and
-read after it, so nothing is missed and nothing is delivered twice.
+have missed: subscribers keep their own position (the last ids they delivered) and read
+after it, so nothing is missed and nothing is delivered twice.
 
 LISTEN needs a session of its own: behind Supabase's transaction pooler (port 6543) nothing
 would be heard, so the feed refuses that URL; give it the direct or session-pooler one.
@@ -43,13 +43,28 @@ class MessageStored:
     rol: str
 
 
+@dataclass(frozen=True)
+class EventRecorded:
+    """An event was recorded (a handoff, a claim, a lead...), about a conversation or not."""
+
+    conversacion_id: UUID | None
+    evento_id: int
+    tipo: str
+
+
+Change = MessageStored | EventRecorded
 # Told a change, or None after a (re)connection: "read what you may have missed".
-Wake = Callable[[MessageStored | None], None]
+Wake = Callable[[Change | None], None]
 
 
-def _parse(payload: str) -> MessageStored | None:
+def _parse(payload: str) -> Change | None:
     try:
         data: dict[str, Any] = json.loads(payload)
+        if "evento_id" in data:
+            conversation = data["conversacion_id"]
+            return EventRecorded(
+                UUID(conversation) if conversation else None, int(data["evento_id"]), data["tipo"]
+            )
         return MessageStored(UUID(data["conversacion_id"]), int(data["mensaje_id"]), data["rol"])
     except (ValueError, KeyError, TypeError):
         log.warning("announcement_unreadable")
@@ -63,7 +78,7 @@ class ChangeFeed:
         if behind_transaction_pooler(url):
             raise ValueError("LISTEN needs a session: use the direct or session-pooler URL")
         self._url = url
-        self._subscribers: defaultdict[UUID, list[Wake]] = defaultdict(list)
+        self._subscribers: defaultdict[UUID | None, list[Wake]] = defaultdict(list)
         self._listening = asyncio.Event()
 
     @property
@@ -76,9 +91,10 @@ class ChangeFeed:
         await self._listening.wait()
 
     @contextmanager
-    def subscribe(self, conversacion_id: UUID, wake: Wake) -> Iterator[None]:
-        """Call `wake` for the conversation's changes while the block runs. `wake` must not
-        block: it runs in the feed's loop (set an event, put in a queue)."""
+    def subscribe(self, conversacion_id: UUID | None, wake: Wake) -> Iterator[None]:
+        """Call `wake` for the conversation's changes (every change when None) while the
+        block runs. `wake` must not block: it runs in the feed's loop (set an event, put in
+        a queue)."""
         self._subscribers[conversacion_id].append(wake)
         try:
             yield
@@ -120,7 +136,10 @@ class ChangeFeed:
         change = _parse(payload)
         if change is None:
             return
-        for wake in list(self._subscribers.get(change.conversacion_id, ())):
+        if change.conversacion_id is not None:
+            for wake in list(self._subscribers.get(change.conversacion_id, ())):
+                wake(change)
+        for wake in list(self._subscribers.get(None, ())):
             wake(change)
 
     def _wake_all(self) -> None:

@@ -1,5 +1,5 @@
-"""`talia`: the commands every image has (`talia migrate`, `talia staff`), and that a
-checkout extends.
+"""`talia`: the commands every image has (`talia migrate`, `talia staff`, `talia webhooks`),
+and that a checkout extends.
 
 Installed packages add commands through the `talia.commands` entry points: each names a
 function that adds its subcommands to the parser and returns their handlers (it may also
@@ -18,6 +18,7 @@ from talia_core.config import ConfigError, DatabaseSettings, LoggingSettings, lo
 from talia_core.logging import configure_logging
 from talia_core.migrations import Migration, MigrationError, migrate
 from talia_core.staff import add_staff_commands
+from talia_core.webhook_commands import add_webhook_commands
 
 Handler = Callable[[argparse.Namespace], None]
 # Where the images keep the migrations (WORKDIR /app), and a checkout has them.
@@ -51,7 +52,11 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
         default=MIGRATIONS,
         help="the migrations folder (default: supabase/migrations)",
     )
-    handlers: dict[str, Handler] = {"migrate": _migrate, "staff": add_staff_commands(commands)}
+    handlers: dict[str, Handler] = {
+        "migrate": _migrate,
+        "staff": add_staff_commands(commands),
+        "webhooks": add_webhook_commands(commands),
+    }
     for plugin in entry_points(group="talia.commands"):
         handlers.update(plugin.load()(commands))
     return parser, handlers

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sys
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import cast
 from uuid import UUID
 
-from talia_core.config import DatabaseSettings, load_settings
+from talia_core.database_commands import Handler, on_configured_database
 from talia_core.db import single_connection_pool
-from talia_core.errors import TaliaError
 from talia_core.repositories.agentes import AgentesRepository, Rol
-
-Handler = Callable[[argparse.Namespace], None]
-Command = Callable[[argparse.Namespace, str], Coroutine[Any, Any, str]]
 
 
 @asynccontextmanager
@@ -57,20 +51,6 @@ async def _disable(args: argparse.Namespace, url: str) -> str:
     return f"disabled {args.email.lower()}\n"
 
 
-def run_staff(args: argparse.Namespace, database_url: str) -> None:
-    """Run the parsed `talia staff` action against this database."""
-    command: Command = args.run
-    try:
-        output = asyncio.run(command(args, database_url))
-    except TaliaError as exc:  # refused by the database: an email taken, a bad role...
-        raise SystemExit(f"talia: {exc.message}") from None
-    sys.stdout.write(output)
-
-
-def _handle(args: argparse.Namespace) -> None:
-    run_staff(args, load_settings(DatabaseSettings).database_url.get_secret_value())
-
-
 def add_staff_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
     """Add `talia staff ...` to the parser; its handler."""
     parser = commands.add_parser("staff", help="who of the business may sign in to the console")
@@ -85,4 +65,4 @@ def add_staff_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     disable = actions.add_parser("disable", help="stop a staff member from signing in")
     disable.add_argument("email")
     disable.set_defaults(run=_disable)
-    return _handle
+    return on_configured_database

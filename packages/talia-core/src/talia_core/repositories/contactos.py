@@ -29,6 +29,53 @@ class Contacto:
     updated_at: datetime
 
 
+@dataclass(frozen=True)
+class FiltroLeads:
+    """Which leads a list shows: saved in [desde, hasta), on a channel."""
+
+    desde: datetime | None = None
+    hasta: datetime | None = None
+    canal: str | None = None
+
+
+@dataclass(frozen=True)
+class PosicionLeads:
+    """Where a page of leads ends: the last row's save time and contact id."""
+
+    guardado_at: datetime
+    contacto_id: UUID
+
+
+@dataclass(frozen=True)
+class Lead(Contacto):
+    """A contact who gave lead data, and when they last did."""
+
+    guardado_at: datetime
+
+    def posicion(self) -> PosicionLeads:
+        """The position just after this row."""
+        return PosicionLeads(self.guardado_at, self.contacto_id)
+
+
+# A lead is a contact with a `lead_saved` event; the newest one dates it.
+_LEADS = """
+with leads as (
+  select e.contacto_id, max(e.created_at) as guardado_at from public.eventos e
+  where e.tipo = 'lead_saved' and e.contacto_id is not null
+  group by e.contacto_id
+)
+select c.*, l.guardado_at
+from leads l join public.contactos c on c.contacto_id = l.contacto_id
+where (%(desde)s::timestamptz is null or l.guardado_at >= %(desde)s)
+  and (%(hasta)s::timestamptz is null or l.guardado_at < %(hasta)s)
+  and (%(canal)s::text is null or c.canal::text = %(canal)s)
+  and (%(despues_at)s::timestamptz is null
+       or (l.guardado_at, c.contacto_id) < (%(despues_at)s, %(despues_id)s::uuid))
+order by l.guardado_at desc, c.contacto_id desc
+limit %(limite)s
+"""
+
+
 class ContactosRepository:
     """Reads contacts and writes their lead data, opt-out and erasure."""
 
@@ -54,6 +101,25 @@ class ContactosRepository:
             Contacto,
         )
         return rows[0] if rows else None
+
+    async def leads(
+        self, filtro: FiltroLeads, *, despues_de: PosicionLeads | None, limite: int
+    ) -> list[Lead]:
+        """Up to `limite` leads matching `filtro`, the most recently saved first, after
+        `despues_de`."""
+        return await fetch_rows(
+            self._pool,
+            _LEADS,
+            {
+                "desde": filtro.desde,
+                "hasta": filtro.hasta,
+                "canal": filtro.canal,
+                "despues_at": despues_de.guardado_at if despues_de else None,
+                "despues_id": despues_de.contacto_id if despues_de else None,
+                "limite": limite,
+            },
+            Lead,
+        )
 
     async def update_lead(
         self,
