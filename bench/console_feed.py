@@ -177,6 +177,8 @@ def main() -> None:
             "OPENAI_API_KEY": "sk-bench",
             "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",  # no model call is made
             "SUPABASE_URL": auth.base_url,
+            "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,  # nothing is sent to Twilio here
+            "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
             "TALIA_WEBCHAT_SESSION_SECRET": "b" * 40,
             "TALIA_WEBCHAT_ALLOWED_ORIGINS": ORIGIN,
             "TALIA_WEBCHAT_IP_SESSIONS_PER_MINUTE": "1000000",

@@ -71,6 +71,9 @@ def _console(database_url: str) -> Iterator[tuple[httpx.Client, dict[str, str]]]
             supabase=SupabaseAuthSettings(_env_file=None, url=AnyHttpUrl(auth.base_url)),
             console=ConsoleSettings(_env_file=None),
             webhooks=WebhookSettings(_env_file=None),
+            # Nothing is forgotten here: no call reaches them.
+            openai=openai_settings("http://127.0.0.1:9/v1"),
+            twilio=twilio_settings("http://127.0.0.1:9"),
         )
         session = httpx.post(
             f"{auth.base_url}/auth/v1/token?grant_type=password",

@@ -22,9 +22,18 @@ from pydantic import AnyHttpUrl
 from talia_console.config import ConsoleSettings, Settings, SupabaseAuthSettings
 from talia_console.main import create_app
 from talia_core.webhooks import WebhookSettings
+from talia_testkit.fake_openai import FakeOpenAI, run_fake_openai
 from talia_testkit.fake_supabase_auth import FakeSupabaseAuth, run_fake_supabase_auth
+from talia_testkit.fake_twilio import FakeTwilio, run_fake_twilio
+from talia_testkit.plugin import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from talia_testkit.server import serve_app
-from talia_testkit.settings import app_settings, database_settings, logging_settings
+from talia_testkit.settings import (
+    app_settings,
+    database_settings,
+    logging_settings,
+    openai_settings,
+    twilio_settings,
+)
 
 # Receivers in tests listen on 127.0.0.1, and retries come quickly.
 QUICK_WEBHOOKS: dict[str, Any] = {
@@ -39,17 +48,24 @@ def console_settings(
     database_url: str,
     supabase_url: str,
     *,
+    openai_url: str | None = None,
+    twilio_url: str | None = None,
     webhooks: dict[str, Any] | None = None,
     **supabase: Any,
 ) -> Settings:
-    """Console settings against a database and a (fake) Supabase project."""
+    """Console settings against a database, a (fake) Supabase project, and fake OpenAI and
+    Twilio APIs."""
     return Settings(
         app=app_settings(),
         database=database_settings(database_url),
         logging=logging_settings(),
         supabase=SupabaseAuthSettings(_env_file=None, url=AnyHttpUrl(supabase_url), **supabase),
-        console=ConsoleSettings(_env_file=None, page_size=3),
+        console=ConsoleSettings(
+            _env_file=None, page_size=3, erasure_retry_seconds=0.2, erasure_poll_seconds=0.05
+        ),
         webhooks=WebhookSettings(_env_file=None, **(QUICK_WEBHOOKS | (webhooks or {}))),
+        openai=openai_settings(openai_url),
+        twilio=twilio_settings(twilio_url),
     )
 
 
@@ -60,6 +76,8 @@ class Console:
     http: httpx.Client
     auth: FakeSupabaseAuth
     database_url: str
+    openai: FakeOpenAI
+    twilio: FakeTwilio
     tokens: dict[UUID, str] = field(default_factory=dict)
     admin: UUID | None = None
 
@@ -249,11 +267,24 @@ def reading_feed(
 def running_console(
     database_url: str, *, webhooks: dict[str, Any] | None = None, **supabase: Any
 ) -> Iterator[Console]:
-    """A fake Supabase project and the console app verifying its tokens."""
-    with run_fake_supabase_auth() as auth:
-        settings = console_settings(database_url, auth.base_url, webhooks=webhooks, **supabase)
+    """A fake Supabase project, fake OpenAI and Twilio APIs, and the console app."""
+    with (
+        run_fake_supabase_auth() as auth,
+        run_fake_openai() as openai,
+        run_fake_twilio(TEST_ACCOUNT_SID, TEST_AUTH_TOKEN) as twilio,
+    ):
+        settings = console_settings(
+            database_url,
+            auth.base_url,
+            openai_url=openai.base_url,
+            twilio_url=twilio.base_url,
+            webhooks=webhooks,
+            **supabase,
+        )
         with (
             serve_app(create_app(settings)) as server,
             httpx.Client(base_url=server.http_url, timeout=10) as http,
         ):
-            yield Console(http=http, auth=auth, database_url=database_url)
+            yield Console(
+                http=http, auth=auth, database_url=database_url, openai=openai, twilio=twilio
+            )

@@ -7,6 +7,9 @@ from uuid import UUID
 
 import psycopg
 from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from talia_core.repositories.llamadas import LlamadasRepository
 
 from .console_kit import Console, FeedReader, SentEvent, reading_feed
 
@@ -159,3 +162,31 @@ def test_the_feed_is_for_staff_and_refuses_ids_it_never_sent(console: Console) -
     assert not_staff.status_code == 403
     assert forged_id.status_code == 400
     assert forged_id.json()["error"]["code"] == "invalid_last_event_id"
+
+
+async def test_a_calls_transcript_reaches_the_feed_turn_by_turn(console: Console) -> None:
+    ana = console.staff("Ana")
+    async with AsyncConnectionPool(console.database_url, open=False) as pool:
+        calls = LlamadasRepository(pool)
+        with reading_feed(console, ana) as feed:
+            await calls.register(
+                call_sid="CA" + "1" * 32,
+                caller="+34600111222",
+                assistant="default",
+                token_ttl_seconds=60,
+            )
+            for sequence, (role, text) in enumerate(
+                [("user", "Hola, llamo por la cita"), ("assistant", "Claro, ¿para cuándo?")]
+            ):
+                await calls.record_turn(
+                    call_sid="CA" + "1" * 32, sequence=sequence, role=role, text=text
+                )
+            caller = feed.until(_message("Hola, llamo por la cita"))
+            assistant = feed.until(_message("Claro, ¿para cuándo?"))
+
+    assert [caller.data["message"]["role"], assistant.data["message"]["role"]] == [
+        "user",
+        "assistant",
+    ]
+    assert caller.data["message"]["type"] == "transcript"
+    assert caller.data["conversation_id"] == assistant.data["conversation_id"]

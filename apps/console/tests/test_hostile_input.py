@@ -201,3 +201,14 @@ def test_any_staff_body_adds_a_member_whole_or_is_refused_clearly(
     assert after - before == (1 if response.status_code == 200 else 0) or (
         response.status_code == 200 and after == before  # an existing member updated
     )
+
+
+@hostile
+@given(contact=st.one_of(any_text, awkward, st.uuids().map(str)))
+def test_any_contact_path_to_forget_is_a_clear_error(console: Console, contact: str) -> None:
+    response = console.http.post(
+        f"/api/console/contacts/{quote(contact, safe='')}/forget",
+        headers=console.as_(console.an_admin()),
+    )
+
+    assert response.status_code in {404, 405, 422}, response.text

@@ -23,7 +23,8 @@ def test_start_up_without_required_variables_stops_with_one_line(tmp_path: Path)
     assert start_up_failure("talia_console.main", tmp_path) == (
         1,
         ["talia: configuration error: DATABASE_URL is required but not set; "
-         "SUPABASE_URL is required but not set"],
+         "SUPABASE_URL is required but not set; OPENAI_API_KEY is required but not set; "
+         "TWILIO_ACCOUNT_SID is required but not set; TWILIO_AUTH_TOKEN is required but not set"],
     )  # fmt: skip
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from talia_core.config import ServiceSettings
+from talia_core.config import OpenAISettings, ServiceSettings, TwilioSettings
 from talia_core.webhooks import WebhookSettings
 
 
@@ -53,11 +53,19 @@ class ConsoleSettings(BaseSettings):
 
     page_size: int = Field(default=50, ge=1, le=200)
     max_reply_chars: int = Field(default=4_000, ge=1, le=16_000)
+    # A forgotten person's OpenAI and Twilio records that could not be deleted at once are
+    # tried again after this wait, doubling each time (up to 6 h), looked for this often.
+    erasure_retry_seconds: float = Field(default=60.0, gt=0)
+    erasure_poll_seconds: float = Field(default=30.0, gt=0)
 
 
 class Settings(ServiceSettings):
-    """App, database, logging, Supabase Auth, console and webhook settings for the console app."""
+    """App, database, logging, Supabase Auth, console, webhook, OpenAI and Twilio settings for
+    the console app."""
 
     supabase: SupabaseAuthSettings
     console: ConsoleSettings
     webhooks: WebhookSettings
+    # To delete what they keep of a forgotten person.
+    openai: OpenAISettings
+    twilio: TwilioSettings

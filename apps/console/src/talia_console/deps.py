@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from talia_console.auth import TokenVerifier
+from talia_console.erasure import Eraser
 from talia_console.feed import FeedHub
 from talia_console.service import ConsoleService
 from talia_core.deps import app_state
@@ -27,6 +28,7 @@ class ConsoleState:
     feed: FeedHub
     webhooks: WebhooksRepository
     webhook_settings: WebhookSettings
+    eraser: Eraser
 
 
 get_state = app_state("console", ConsoleState)

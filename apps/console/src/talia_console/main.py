@@ -10,14 +10,18 @@ from fastapi import FastAPI
 from talia_console.auth import SigningKeys, TokenVerifier
 from talia_console.config import Settings
 from talia_console.deps import ConsoleState
+from talia_console.erasure import Eraser
 from talia_console.feed import FeedHub
 from talia_console.router import router
 from talia_console.service import ConsoleService
 from talia_console.webhooks import WebhookDeliverer
 from talia_core.app import create_service_app, lazy_app
 from talia_core.changes import ChangeFeed
+from talia_core.clients.openai import create_openai_client
+from talia_core.clients.twilio import close_twilio_client, create_twilio_client
 from talia_core.config import settings_or_exit
 from talia_core.repositories.agentes import AgentesRepository
+from talia_core.repositories.borrados import BorradosRepository
 from talia_core.repositories.novedades import NovedadesRepository
 from talia_core.repositories.webhooks import WebhooksRepository
 from talia_core.state import CoreState
@@ -30,6 +34,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI, core: CoreState) -> AsyncIterator[None]:
         supabase = settings.supabase
+        openai_client = create_openai_client(settings.openai)
+        twilio = create_twilio_client(settings.twilio)
         async with (
             httpx.AsyncClient(timeout=5.0) as http,
             # Redirects are not followed: a receiver could send the request on to a private
@@ -50,6 +56,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             changes = ChangeFeed(settings.database.database_url.get_secret_value())
             feed = FeedHub(NovedadesRepository(core.pool), changes)
             webhooks = WebhooksRepository(core.pool)
+            eraser = Eraser(
+                BorradosRepository(core.pool),
+                openai_client,
+                twilio,
+                first_retry_seconds=settings.console.erasure_retry_seconds,
+                poll_seconds=settings.console.erasure_poll_seconds,
+            )
             deliverer = WebhookDeliverer(
                 webhooks,
                 changes,
@@ -68,8 +81,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 feed=feed,
                 webhooks=webhooks,
                 webhook_settings=settings.webhooks,
+                eraser=eraser,
             )
             listening = asyncio.create_task(changes.run(), name="change-feed")
+            erasing = asyncio.create_task(eraser.retries.run(), name="erasure-retries")
             delivering = asyncio.create_task(feed.run(), name="console-feed")
             sending = asyncio.create_task(deliverer.run(), name="webhook-deliverer")
             try:
@@ -78,8 +93,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 prefetch.cancel()
                 delivering.cancel()  # ends the open streams
                 sending.cancel()  # an attempt under way is sent again once its claim lapses
+                erasing.cancel()
                 listening.cancel()
-                await asyncio.wait([delivering, sending, listening])
+                await asyncio.wait([delivering, sending, erasing, listening])
+                await close_twilio_client(twilio)
+                await openai_client.close()
 
     return create_service_app(
         channel="console", settings=settings, router=router, extend_lifespan=lifespan

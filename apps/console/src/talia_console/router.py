@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
+import structlog
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +22,7 @@ from talia_console.schemas import (
     ConversationPage,
     ConversationSummary,
     DeliveryOut,
+    ForgetOut,
     LeadOut,
     LeadPage,
     ReplyIn,
@@ -37,10 +39,12 @@ from talia_core.openapi import EVERY_ENDPOINT, errors
 from talia_core.repositories.bandeja import FiltroBandeja, PosicionBandeja
 from talia_core.repositories.contactos import FiltroLeads, PosicionLeads
 from talia_core.repositories.conversaciones import Canal, Estado
+from talia_core.repositories.errors import RecordNotFound
 from talia_core.text import clean_text, is_identifier
 from talia_core.webhooks import check_target, new_secret
 
 router = APIRouter(prefix="/api/console", tags=["console"], responses=EVERY_ENDPOINT)
+log = structlog.stdlib.get_logger("talia.console")
 # The actions that take no body (assign names its agent; reply, its text).
 Action = Literal["claim", "unassign", "release", "close", "reopen"]
 
@@ -303,3 +307,22 @@ async def list_deliveries(webhook_id: UUID, admin: Admin, state: State) -> list[
 class WebhookNotFound(NotFound):
     code = "webhook_not_found"
     message = "There is no such webhook."
+
+
+@router.post("/contacts/{contact_id}/forget", responses=errors(401, 403, 404, 422))
+async def forget_contact(contact_id: UUID, admin: Admin, state: State) -> ForgetOut:
+    """Forget a customer (admins): their contact, conversations, messages and events go,
+    with their OpenAI conversations and Twilio message records; one anonymous
+    `contact_forgotten` event stays. Provider records not deleted at once are listed and
+    retried until they are."""
+    try:
+        attempts = await state.eraser.forget(contact_id)
+    except RecordNotFound:
+        raise ContactNotFound from None
+    log.info("contact_forgotten", by=str(admin.auth_user_id), provider_records=len(attempts))
+    return ForgetOut.from_attempts(attempts)
+
+
+class ContactNotFound(NotFound):
+    code = "contact_not_found"
+    message = "There is no such contact."

@@ -8,8 +8,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from talia_console.erasure import Attempt
 from talia_core.repositories.agentes import Agente, Rol
 from talia_core.repositories.bandeja import DetalleConversacion, FilaBandeja
+from talia_core.repositories.borrados import Servicio
 from talia_core.repositories.contactos import Contacto, Lead
 from talia_core.repositories.conversaciones import Canal, Estado, Tenencia
 from talia_core.repositories.eventos import Evento
@@ -462,4 +464,35 @@ class DeliveryOut(BaseModel):
             last_status=row.ultimo_status,
             last_error=row.ultimo_error,
             delivered_at=row.entregado_at,
+        )
+
+
+class OwedDeletion(BaseModel):
+    """A provider's record of the person not deleted yet; it is retried until it is."""
+
+    service: Servicio
+    id: str
+    error: str
+
+
+class ForgetOut(BaseModel):
+    """The person is forgotten here; `deleted` provider records went too, `pending` ones
+    are retried."""
+
+    deleted: int
+    pending: list[OwedDeletion]
+
+    @classmethod
+    def from_attempts(cls, attempts: list[Attempt]) -> ForgetOut:
+        return cls(
+            deleted=sum(attempt.error is None for attempt in attempts),
+            pending=[
+                OwedDeletion(
+                    service=attempt.deletion.servicio,
+                    id=attempt.deletion.externo_id,
+                    error=attempt.error,
+                )
+                for attempt in attempts
+                if attempt.error is not None
+            ],
         )

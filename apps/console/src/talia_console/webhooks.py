@@ -12,7 +12,6 @@ come due are found by polling.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
 import time
@@ -22,6 +21,7 @@ import httpx
 import psycopg
 import structlog
 
+from talia_console.due_work import DueWork
 from talia_core.changes import Change, ChangeFeed, EventRecorded
 from talia_core.errors import TaliaError
 from talia_core.repositories.webhooks import EntregaPendiente, WebhooksRepository
@@ -110,35 +110,23 @@ class WebhookDeliverer:
         self._http = http
         self._settings = settings
         self._console_url = console_url
-        self._woken = asyncio.Event()
+        self._work = DueWork(
+            "webhooks",
+            claim=lambda: webhooks.claim(
+                limite=settings.batch, plazo_segundos=settings.claim_seconds
+            ),
+            handle=self._deliver,
+            poll_seconds=settings.poll_seconds,
+        )
 
     async def run(self) -> None:
         """Deliver until cancelled; an attempt under way when cancelled is sent again later."""
         with self._changes.subscribe(None, self._wake):
-            while True:
-                try:
-                    due = await self._webhooks.claim(
-                        limite=self._settings.batch, plazo_segundos=self._settings.claim_seconds
-                    )
-                except psycopg.Error as exc:
-                    log.warning("webhook_claim_failed", error=type(exc).__name__)
-                    due = []
-                if due:
-                    outcomes = await asyncio.gather(
-                        *(self._deliver(delivery) for delivery in due), return_exceptions=True
-                    )
-                    for outcome in outcomes:
-                        if isinstance(outcome, Exception):  # its claim lapses: sent again
-                            log.error("webhook_attempt_crashed", error=type(outcome).__name__)
-                    continue
-                self._woken.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._settings.poll_seconds):
-                        await self._woken.wait()
+            await self._work.run()
 
     def _wake(self, change: Change | None) -> None:
         if change is None or isinstance(change, EventRecorded):
-            self._woken.set()
+            self._work.wake()
 
     async def _deliver(self, delivery: EntregaPendiente) -> None:
         formatted = slack_body if delivery.formato == "slack" else standard_body

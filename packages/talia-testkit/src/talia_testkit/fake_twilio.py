@@ -1,5 +1,7 @@
 """A fake Twilio REST API (Messages, Calls, media, typing indicator) on localhost.
 
+Messages can be created, listed, fetched and deleted.
+
 Reached through `TWILIO_API_BASE_URL`; checks HTTP Basic auth like Twilio and records every
 request. Failures are scripted per request: `fail_next(status, code)`, and hangs of a message
 creation, before or after Twilio takes the message: `stall_next_message(seconds, accepted=)`.
@@ -84,6 +86,7 @@ class FakeTwilio:
                 Route(API + "/Messages.json", self._create_message, methods=["POST"]),
                 Route(API + "/Messages.json", self._list_messages, methods=["GET"]),
                 Route(API + "/Messages/{sid}.json", self._fetch_message, methods=["GET"]),
+                Route(API + "/Messages/{sid}.json", self._delete_message, methods=["DELETE"]),
                 Route(API + "/Calls/{sid}.json", self._update_call, methods=["POST"]),
                 Route("/v2/Indicators/Typing.json", self._typing, methods=["POST"]),
                 Route(API + "/Messages/{message_sid}/Media/{media_sid}", self._media),
@@ -231,6 +234,18 @@ class FakeTwilio:
         if message is None:
             return self._error(404, 20404, "The requested resource was not found")
         return JSONResponse(message)
+
+    async def _delete_message(self, request: Request) -> Response:
+        recorded, failure = await self._record(request)
+        if not recorded.authenticated:
+            return self._error(401, 20003, "Authenticate")
+        if failure is not None:
+            return self._error(failure.status, failure.code, failure.message)
+        with self._lock:
+            found = self.messages.pop(request.path_params["sid"], None)
+        if found is None:
+            return self._error(404, 20404, "The requested resource was not found")
+        return Response(status_code=204)
 
     async def _update_call(self, request: Request) -> Response:
         recorded, failure = await self._record(request)

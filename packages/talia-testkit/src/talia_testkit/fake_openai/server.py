@@ -84,6 +84,11 @@ class FakeOpenAI:
                 routes=[
                     Route("/v1/conversations", self._create_conversation, methods=["POST"]),
                     Route("/v1/conversations/{conversation_id}", self._get_conversation),
+                    Route(
+                        "/v1/conversations/{conversation_id}",
+                        self._delete_conversation,
+                        methods=["DELETE"],
+                    ),
                     Route("/v1/responses", _ResponsesEndpoint(self), methods=["POST"]),
                     Route("/v1/audio/transcriptions", self._transcribe, methods=["POST"]),
                     WebSocketRoute("/v1/realtime", self._realtime),
@@ -160,6 +165,24 @@ class FakeOpenAI:
         return JSONResponse(
             {"id": conversation_id, "object": "conversation", "created_at": 0, "metadata": {}}
         )
+
+    async def _delete_conversation(self, request: Request) -> JSONResponse:
+        await self._record(request)
+        conversation_id = request.path_params["conversation_id"]
+        with self.script.lock:
+            known = self.script.conversations.pop(conversation_id, None) is not None
+        if not known:
+            return JSONResponse(
+                {"error": {"message": "not found", "type": "invalid_request_error"}}, 404
+            )
+        return JSONResponse(
+            {"id": conversation_id, "object": "conversation.deleted", "deleted": True}
+        )
+
+    def conversation_exists(self, conversation_id: str) -> bool:
+        """Whether the conversation was created and not deleted."""
+        with self.script.lock:
+            return conversation_id in self.script.conversations
 
     async def _transcribe(self, request: Request) -> JSONResponse:
         async with request.form() as form:
