@@ -7,6 +7,7 @@ import json
 import queue
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -172,6 +173,15 @@ class Console:
     def rows(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.database_url) as conn:
             return conn.execute(query, params).fetchall()
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """`condition()`'s first truthy result, asked every 50 ms; fails after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+    return result
 
 
 @dataclass(frozen=True)

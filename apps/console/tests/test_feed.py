@@ -190,3 +190,28 @@ async def test_a_calls_transcript_reaches_the_feed_turn_by_turn(console: Console
     ]
     assert caller.data["message"]["type"] == "transcript"
     assert caller.data["conversation_id"] == assistant.data["conversation_id"]
+
+
+def test_a_client_that_missed_too_much_is_told_to_reload_and_goes_on_from_now(
+    console: Console,
+) -> None:
+    ana = console.staff("Ana")
+    conversation = console.conversation()
+    with reading_feed(console, ana) as feed:
+        last_seen = feed.received[0].id
+    with psycopg.connect(console.database_url, autocommit=True) as conn:
+        conn.execute(
+            "insert into public.mensajes (conversacion_id, canal, direccion, rol, contenido,"
+            " metadata) select %s, 'webchat', 'inbound', 'user', 'mensaje ' || n, '{}'::jsonb"
+            " from generate_series(1, 501) n",
+            (conversation,),
+        )
+    assert last_seen is not None
+
+    with reading_feed(console, ana, last_event_id=last_seen) as feed:
+        reset = feed.next()
+        _customer_writes(console, conversation, "después del aluvión")
+        feed.until(_message("después del aluvión"))
+
+    assert reset.event == "reset"
+    assert feed.received[0].id != last_seen  # `ready` gave the position to go on from

@@ -1,10 +1,7 @@
 """POST /api/console/contacts/{id}/forget: a customer forgotten here, at OpenAI and at
 Twilio; what a provider could not delete at once is listed and deleted later."""
 
-import time
 import uuid
-from collections.abc import Callable
-from typing import Any
 from uuid import UUID
 
 import httpx
@@ -12,15 +9,7 @@ import psycopg
 from openai import OpenAI
 from psycopg.types.json import Jsonb
 
-from .console_kit import Console
-
-
-def _wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-    return result
+from .console_kit import Console, wait_for
 
 
 def _whatsapp_customer(console: Console) -> tuple[UUID, str, list[str]]:
@@ -83,10 +72,8 @@ def test_what_twilio_could_not_delete_is_listed_then_deleted_later(console: Cons
 
     response = console.post(admin, f"/contacts/{contact}/forget")
     pending = response.json()["pending"]
-    _wait_for(lambda: not set(sids) & set(console.twilio.messages))
-    owed = _wait_for(
-        lambda: console.rows("select count(*) from public.borrados_externos") == [(0,)]
-    )
+    wait_for(lambda: not set(sids) & set(console.twilio.messages))
+    owed = wait_for(lambda: console.rows("select count(*) from public.borrados_externos") == [(0,)])
 
     assert response.status_code == 200
     assert response.json()["deleted"] == 2

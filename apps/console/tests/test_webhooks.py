@@ -2,8 +2,6 @@
 long the receiver was down, and subscriptions are the admins' to manage."""
 
 import json
-import time
-from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -11,18 +9,10 @@ import psycopg
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from .console_kit import Console, running_console
+from .console_kit import Console, running_console, wait_for
 from .webhook_receiver import running_receiver
 
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # 24 bytes, as the spec's examples
-
-
-def _wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-    return result
 
 
 def _subscribe(console: Console, admin: UUID, url: str, **body: Any) -> dict[str, Any]:
@@ -59,10 +49,10 @@ def test_a_receiver_down_then_up_gets_each_event_once_signed(console: Console) -
         console.hand_off(conversation)
         _save_lead(console, conversation)
         # Two refused attempts of each event, then the receiver comes back.
-        _wait_for(lambda: len(receiver.received) >= 4)
+        wait_for(lambda: len(receiver.received) >= 4)
         receiver.down = False
-        _wait_for(lambda: len(receiver.taken()) == 2)
-        deliveries = _wait_for(
+        wait_for(lambda: len(receiver.taken()) == 2)
+        deliveries = wait_for(
             lambda: (
                 [
                     row
@@ -102,7 +92,7 @@ def test_a_slack_subscription_gets_a_readable_line_with_a_link(console: Console)
                 "select public.marcar_handoff(%s, 'quiere <!channel> hablar con alguien')",
                 (conversation,),
             )
-        (request,) = _wait_for(receiver.taken)
+        (request,) = wait_for(receiver.taken)
 
     text = json.loads(request.body)["text"]
     assert text.startswith("A customer is waiting for a person (web chat): quiere &lt;!channel&gt;")
@@ -114,7 +104,7 @@ def test_a_delivery_that_is_never_taken_ends_failed(console: Console) -> None:
     with running_receiver(status_when_up=500) as receiver:
         subscription = _subscribe(console, admin, receiver.url)
         console.hand_off(console.conversation())
-        (delivery,) = _wait_for(
+        (delivery,) = wait_for(
             lambda: [
                 row
                 for row in _deliveries(console, admin, subscription["id"])

@@ -132,8 +132,9 @@ async def events(
     hub = state.feed
     subscription = hub.open()  # before reading: nothing stored meanwhile slips between
     try:
-        start = since or await hub.position()
         caught_up = await hub.catch_up(since) if since is not None else []
+        # After a `reset` the client reloads its lists: it goes on from now.
+        start = since if since is not None and caught_up is not None else await hub.position()
     except BaseException:
         hub.close(subscription)
         raise

@@ -145,6 +145,16 @@ class FakeTwilio:
             self.requests.append(recorded)
         return recorded, failure
 
+    async def _write(self, request: Request) -> tuple[TwilioRequest, Response | None]:
+        """Record a write request; with Twilio's error answer when it is refused (bad
+        credentials, or a scripted failure)."""
+        recorded, failure = await self._record(request)
+        if not recorded.authenticated:
+            return recorded, self._error(401, 20003, "Authenticate")
+        if failure is not None:
+            return recorded, self._error(failure.status, failure.code, failure.message)
+        return recorded, None
+
     @staticmethod
     def _error(status: int, code: int, message: str) -> JSONResponse:
         return JSONResponse(
@@ -158,11 +168,9 @@ class FakeTwilio:
         )
 
     async def _create_message(self, request: Request) -> Response:
-        recorded, failure = await self._record(request)
-        if not recorded.authenticated:
-            return self._error(401, 20003, "Authenticate")
-        if failure is not None:
-            return self._error(failure.status, failure.code, failure.message)
+        recorded, refusal = await self._write(request)
+        if refusal is not None:
+            return refusal
         with self._lock:
             stall = self._stalls.popleft() if self._stalls else None
         if stall is not None and not stall.accepted:
@@ -236,11 +244,9 @@ class FakeTwilio:
         return JSONResponse(message)
 
     async def _delete_message(self, request: Request) -> Response:
-        recorded, failure = await self._record(request)
-        if not recorded.authenticated:
-            return self._error(401, 20003, "Authenticate")
-        if failure is not None:
-            return self._error(failure.status, failure.code, failure.message)
+        _, refusal = await self._write(request)
+        if refusal is not None:
+            return refusal
         with self._lock:
             found = self.messages.pop(request.path_params["sid"], None)
         if found is None:
@@ -248,12 +254,10 @@ class FakeTwilio:
         return Response(status_code=204)
 
     async def _update_call(self, request: Request) -> Response:
-        recorded, failure = await self._record(request)
+        recorded, refusal = await self._write(request)
         await asyncio.sleep(self.call_update_delay)
-        if not recorded.authenticated:
-            return self._error(401, 20003, "Authenticate")
-        if failure is not None:
-            return self._error(failure.status, failure.code, failure.message)
+        if refusal is not None:
+            return refusal
         status = recorded.field("Status") or "in-progress"
         return JSONResponse(
             {
@@ -265,11 +269,9 @@ class FakeTwilio:
         )
 
     async def _typing(self, request: Request) -> Response:
-        recorded, failure = await self._record(request)
-        if not recorded.authenticated:
-            return self._error(401, 20003, "Authenticate")
-        if failure is not None:
-            return self._error(failure.status, failure.code, failure.message)
+        _, refusal = await self._write(request)
+        if refusal is not None:
+            return refusal
         return JSONResponse({"success": True})
 
     async def _media(self, request: Request) -> Response:
