@@ -95,6 +95,8 @@ def test_dev_serves_four_apps_and_stops_everything_on_ctrl_c(tmp_path: Path) -> 
             ready = [http.get(url + "/ready").status_code for url in urls]
             token = _sign_in_as_the_dev_admin(lines)
             me = http.get(f"{urls[3]}/api/console/me", headers={"Authorization": f"Bearer {token}"})
+            page = http.get(f"{urls[3]}/console/")
+            page_config = http.get(f"{urls[3]}/console/config.json").json()
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
@@ -106,6 +108,12 @@ def test_dev_serves_four_apps_and_stops_everything_on_ctrl_c(tmp_path: Path) -> 
     assert statuses == dict.fromkeys(urls, 200), output
     assert ready == [200, 200, 200, 200]
     assert (me.status_code, me.json().get("role")) == (200, "admin")
+    # The page signs in against the fake Auth that signed the admin in.
+    assert (page.status_code, page.headers["content-type"]) == (200, "text/html; charset=utf-8")
+    assert page_config["anon_key"]
+    assert f"console_page=http://127.0.0.1:{base + 3}/console/" in output or (
+        f'"console_page": "http://127.0.0.1:{base + 3}/console/"' in output
+    )
     assert process.returncode == 0, output
     assert "dev_stopped" in output
     assert not (tmp_path / "pgdata" / "postmaster.pid").exists()

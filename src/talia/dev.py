@@ -232,6 +232,7 @@ def run_dev(*, host: str, base_port: int, data_dir: Path) -> None:
                 staff_auth="fake" if admin is not None else "supabase",
                 migrations_applied=len(applied),
                 urls={name: f"http://{host}:{port}" for name, port in ports.items()},
+                console_page=f"http://{host}:{ports['console']}/console/",
                 startup_ms=round((time.perf_counter() - started) * 1000),
             )
             grace = float(os.environ.get("TALIA_SHUTDOWN_GRACE_SECONDS", "10"))

@@ -79,6 +79,7 @@ class Console:
     database_url: str
     openai: FakeOpenAI
     twilio: FakeTwilio
+    page_url: str = ""
     tokens: dict[UUID, str] = field(default_factory=dict)
     admin: UUID | None = None
 
@@ -289,12 +290,17 @@ def running_console(
             openai_url=openai.base_url,
             twilio_url=twilio.base_url,
             webhooks=webhooks,
-            **supabase,
+            **{"anon_key": auth.anon_key, **supabase},
         )
         with (
             serve_app(create_app(settings)) as server,
             httpx.Client(base_url=server.http_url, timeout=10) as http,
         ):
             yield Console(
-                http=http, auth=auth, database_url=database_url, openai=openai, twilio=twilio
+                http=http,
+                auth=auth,
+                database_url=database_url,
+                openai=openai,
+                twilio=twilio,
+                page_url=f"{server.http_url}/console/",
             )

@@ -17,6 +17,8 @@ class SupabaseAuthSettings(BaseSettings):
     )
 
     url: AnyHttpUrl
+    # Public, not a secret: the console page signs staff in with it.
+    anon_key: str | None = Field(default=None, max_length=1000)
     # Only for projects still signing with the legacy shared secret (HS256).
     jwt_secret: SecretStr | None = None
     # How long the project's signing keys are trusted before they are fetched again; an

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from talia_console.auth import TokenVerifier
+from talia_console.config import SupabaseAuthSettings
 from talia_console.erasure import Eraser
 from talia_console.feed import FeedHub
 from talia_console.service import ConsoleService
@@ -29,6 +30,7 @@ class ConsoleState:
     webhooks: WebhooksRepository
     webhook_settings: WebhookSettings
     eraser: Eraser
+    supabase: SupabaseAuthSettings
 
 
 get_state = app_state("console", ConsoleState)

@@ -12,6 +12,7 @@ from talia_console.config import Settings
 from talia_console.deps import ConsoleState
 from talia_console.erasure import Eraser
 from talia_console.feed import FeedHub
+from talia_console.page import router as page_router
 from talia_console.router import router
 from talia_console.service import ConsoleService
 from talia_console.webhooks import WebhookDeliverer
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 webhooks=webhooks,
                 webhook_settings=settings.webhooks,
                 eraser=eraser,
+                supabase=supabase,
             )
             listening = asyncio.create_task(changes.run(), name="change-feed")
             erasing = asyncio.create_task(eraser.retries.run(), name="erasure-retries")
@@ -99,9 +101,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await close_twilio_client(twilio)
                 await openai_client.close()
 
-    return create_service_app(
+    app = create_service_app(
         channel="console", settings=settings, router=router, extend_lifespan=lifespan
     )
+    app.include_router(page_router)
+    return app
 
 
 __getattr__ = lazy_app(__name__, create_app)

@@ -23,6 +23,8 @@ from uuid import UUID, uuid4
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -167,7 +169,16 @@ class FakeSupabaseAuth:
                 Route(AUTH + "/token", self._token, methods=["POST"]),
                 Route(AUTH + "/user", self._user, methods=["GET"]),
                 Route(AUTH + "/logout", self._logout, methods=["POST"]),
-            ]
+            ],
+            # Pages on other origins call Supabase Auth from the browser, as the console's does.
+            middleware=[
+                Middleware(
+                    CORSMiddleware,
+                    allow_origins=["*"],
+                    allow_methods=["GET", "POST"],
+                    allow_headers=["apikey", "authorization", "content-type", "x-client-info"],
+                )
+            ],
         )
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
