@@ -164,7 +164,7 @@ class ConsoleService:
         """Disable a staff member (never the admin asking: they would lock themselves out)."""
         if auth_user_id == admin.auth_user_id:
             raise CannotDisableYourself
-        member = next((m for m in await self._staff.list() if m.auth_user_id == auth_user_id), None)
+        member = await self._staff.get(auth_user_id)
         if member is None:
             raise StaffNotFound
         await self._staff.disable(member.email)

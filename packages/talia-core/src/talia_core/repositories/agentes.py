@@ -47,6 +47,16 @@ class AgentesRepository:
         """Disable a staff member by email; False when there is none."""
         return bool(await fetch_value(self._pool, "select public.desactivar_agente(%s)", (email,)))
 
+    async def get(self, auth_user_id: UUID) -> Agente | None:
+        """The staff member with this Supabase Auth user id, active or not, or None."""
+        rows = await fetch_rows(
+            self._pool,
+            "select * from public.agentes where auth_user_id = %s",
+            (auth_user_id,),
+            Agente,
+        )
+        return rows[0] if rows else None
+
     async def active(self, auth_user_id: UUID) -> Agente | None:
         """The active staff member with this Supabase Auth user id, or None."""
         rows = await fetch_rows(
